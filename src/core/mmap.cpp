@@ -1,0 +1,45 @@
+// POSIX read-only mmap of model files.
+#include "core/mmap.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+namespace fathom {
+
+mapped_file::mapped_file(const std::string& path) : path_(path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(errc::ERRC_IO, path + ": cannot open: " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+        int e = errno;
+        ::close(fd);
+        fail(errc::ERRC_IO, path + ": cannot stat: " + std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(errc::ERRC_IO, path + ": not a regular file");
+    }
+    size_ = size_t(st.st_size);
+    if (size_ > 0) {
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            ::close(fd);
+            fail(errc::ERRC_IO, path + ": cannot mmap: " + std::strerror(e));
+        }
+        data_ = static_cast<const uint8_t*>(p);
+    }
+    ::close(fd);
+}
+
+mapped_file::~mapped_file() {
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+}  // namespace fathom

@@ -1,0 +1,21 @@
+// Matrix products against model weights of any supported type, parallel over a thread pool.
+#pragma once
+#include <cstdint>
+
+#include "core/thread-pool.h"
+#include "io/model-file.h"
+
+namespace fathom::nn {
+
+// Y[t, r] = sum_i X[t, i] * W[r, i] (+ bias[r])  for t < n_tok, r < n_out.
+// w: weight with ne = {n_in, n_out} (GGUF order), any type with a kernel (F32, F16, BF16; quantised types later).
+// x: n_tok rows of n_in floats, row stride ldx; y: n_tok rows of n_out floats, row stride ldy; bias: n_out or null.
+// Small n_tok uses the kernel table's matmul_rows (weights streamed once for all tokens); large n_tok uses
+// OpenBLAS sgemm on F32 (F16/BF16 row panels converted to F32 first) when built with BLAS.
+void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
+            int64_t ldy, const float* bias = nullptr);
+
+// Copies row `row` of a (n_in, n_rows) weight (e.g. the token embedding) into out as F32.
+void get_row_f32(const io::tensor_entry& w, int64_t row, float* out);
+
+}  // namespace fathom::nn

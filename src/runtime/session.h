@@ -1,0 +1,61 @@
+// A session: KV cache, scratch and thread pool for running a model over batches of tokens from one or more sequences.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/thread-pool.h"
+#include "models/llama.h"
+
+namespace fathom {
+
+struct session_params {
+    int64_t n_ctx = 0;      // positions per sequence (0 = min(model n_ctx_train, 4096))
+    int32_t n_seq = 1;      // independent sequences sharing this session's cache (continuous batching)
+    int32_t n_threads = 0;  // 0 = physical cores
+    int64_t n_batch = 512;  // most tokens processed in one forward; larger batches are split
+};
+
+// One token of a batch. Tokens of one sequence within a batch must have increasing positions, and
+// positions 0..pos-1 of that sequence must already be in the cache or earlier in the same batch.
+struct batch_token {
+    int32_t token = 0;
+    int32_t pos = 0;
+    int32_t seq = 0;
+    bool logits = false;  // keep this token's output logits
+};
+
+class session {
+public:
+    session(const llama_model& model, const session_params& params);
+    ~session();
+
+    // Runs the model on the batch (writes K/V for each token at (seq, pos)), keeping logits of tokens marked.
+    // Throws ERRC_INVALID_ARGUMENT for token ids out of range, pos >= n_ctx, seq >= n_seq, gaps in positions.
+    void decode(const std::vector<batch_token>& batch);
+
+    // Logits (n_vocab) of the i-th token marked `logits` in the last decode.
+    const float* logits(int64_t i) const;
+    int64_t n_logits() const;
+
+    // Forgets positions >= pos of a sequence (pos = 0 clears it).
+    void truncate(int32_t seq, int32_t pos);
+    // Number of positions held for a sequence (next position to write).
+    int32_t seq_len(int32_t seq) const;
+
+    const llama_model& model() const { return model_; }
+    int64_t n_ctx() const { return n_ctx_; }
+    int32_t n_seq() const { return n_seq_; }
+    thread_pool& pool() { return *pool_; }
+
+private:
+    struct impl;
+    const llama_model& model_;
+    int64_t n_ctx_;
+    int32_t n_seq_;
+    std::unique_ptr<thread_pool> pool_;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace fathom
