@@ -15,6 +15,11 @@ namespace fathom::nn {
 void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
             int64_t ldy, const float* bias = nullptr);
 
+// Token count from which matmul() takes the BLAS path (F32 sgemm over converted row panels); below it the kernel
+// table's matmul_rows is used. For tests and tuning; n <= 0 restores the built-in default. No effect without BLAS.
+void set_blas_min_tokens(int64_t n);
+int64_t blas_min_tokens();
+
 // Copies row `row` of a (n_in, n_rows) weight (e.g. the token embedding) into out as F32.
 void get_row_f32(const io::tensor_entry& w, int64_t row, float* out);
 

@@ -1,0 +1,178 @@
+// matmul() against weights of any supported type: kernel-table GEMV/small-GEMM or OpenBLAS sgemm panels for prefill.
+#include "nn/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/kernels.h"
+
+#if defined(FATHOM_HAVE_BLAS)
+#include <cblas.h>
+extern "C" void openblas_set_num_threads(int num_threads);
+#endif
+
+namespace fathom::nn {
+
+namespace {
+
+// Output rows are handed out in blocks of this many (a multiple of every micro-kernel's row count).
+constexpr int64_t k_row_block = 16;
+// Kernel path: tokens per matmul_rows call and rows per sub-block, so a sub-block of weights stays in L2
+// while every token tile passes over it.
+constexpr int64_t k_tok_tile = 64;
+constexpr int64_t k_sub_rows = 64;
+// From this many tokens on, the BLAS path is used (measured with bench_kernels, see the kernels report).
+constexpr int64_t k_default_blas_min_tokens = 16;
+std::atomic<int64_t> g_blas_min_tokens{k_default_blas_min_tokens};
+
+struct shape {
+    int64_t n_in = 0, n_out = 0;
+    size_t row_bytes = 0;
+};
+
+shape weight_shape(const io::tensor_entry& w) {
+    if (w.ne.empty()) fail(errc::ERRC_INVALID_ARGUMENT, "tensor '" + w.name + "': matmul weight has no dimensions");
+    shape s;
+    s.n_in = w.ne[0];
+    s.n_out = 1;
+    for (size_t d = 1; d < w.ne.size(); ++d) s.n_out *= w.ne[d];
+    s.row_bytes = dtype_row_bytes(w.type, s.n_in);
+    return s;
+}
+
+void add_bias(const float* bias, float* y, int64_t ldy, int64_t n_tok, int64_t r0, int64_t r1) {
+    for (int64_t t = 0; t < n_tok; ++t) {
+        float* yt = y + t * ldy;
+        for (int64_t r = r0; r < r1; ++r) yt[r] += bias[r];
+    }
+}
+
+void matmul_kernel_path(thread_pool& pool, kernels::matmul_rows_fn fn, const uint8_t* w, const shape& s,
+                        const float* x, int64_t ldx, int64_t n_tok, float* y, int64_t ldy, const float* bias) {
+    const int64_t n_blocks = (s.n_out + k_row_block - 1) / k_row_block;
+    pool.parallel_for(n_blocks, 1, [&](int64_t b0, int64_t b1, int) {
+        const int64_t r_begin = b0 * k_row_block, r_end = std::min(s.n_out, b1 * k_row_block);
+        const int64_t sub = n_tok > k_tok_tile ? k_sub_rows : r_end - r_begin;
+        for (int64_t r0 = r_begin; r0 < r_end; r0 += sub) {
+            const int64_t nr = std::min(sub, r_end - r0);
+            for (int64_t t0 = 0; t0 < n_tok; t0 += k_tok_tile) {
+                const int64_t nt = std::min(k_tok_tile, n_tok - t0);
+                fn(w + size_t(r0) * s.row_bytes, s.row_bytes, nr, x + t0 * ldx, ldx, nt, y + t0 * ldy + r0, ldy,
+                   s.n_in);
+            }
+        }
+        if (bias) add_bias(bias, y, ldy, n_tok, r_begin, r_end);
+    });
+}
+
+#if defined(FATHOM_HAVE_BLAS)
+void blas_single_thread_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+// Rows of W converted to F32 per sgemm call: about 1 MiB of scratch, a multiple of the row block.
+int64_t panel_rows(int64_t n_in) {
+    int64_t p = (int64_t(1) << 18) / std::max<int64_t>(1, n_in);
+    p = p / k_row_block * k_row_block;
+    return std::clamp<int64_t>(p, k_row_block, 256);
+}
+
+// Converts rows [r0, r0+nr) of W to F32 into dst (nr x n_in, contiguous).
+void convert_panel(const kernels::table& k, dtype type, const uint8_t* w, const shape& s, int64_t r0, int64_t nr,
+                   float* dst) {
+    for (int64_t r = 0; r < nr; ++r) {
+        const uint8_t* src = w + size_t(r0 + r) * s.row_bytes;
+        float* d = dst + r * s.n_in;
+        switch (type) {
+            case dtype::DTYPE_F32: std::memcpy(d, src, size_t(s.n_in) * 4); break;
+            case dtype::DTYPE_F16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), d, s.n_in); break;
+            case dtype::DTYPE_BF16: k.bf16_to_f32(reinterpret_cast<const uint16_t*>(src), d, s.n_in); break;
+            default: break;  // excluded by the caller
+        }
+    }
+}
+
+void matmul_blas_path(thread_pool& pool, const kernels::table& k, dtype type, const uint8_t* w, const shape& s,
+                      const float* x, int64_t ldx, int64_t n_tok, float* y, int64_t ldy, const float* bias) {
+    blas_single_thread_once();
+    // F32 weights at a float-aligned address feed sgemm directly; anything else goes through a converted panel.
+    const bool direct = type == dtype::DTYPE_F32 && (reinterpret_cast<uintptr_t>(w) % alignof(float)) == 0;
+    const int64_t prow = panel_rows(s.n_in);
+    const int64_t n_panels = (s.n_out + prow - 1) / prow;
+    pool.parallel_for(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
+        thread_local std::vector<float> scratch;
+        for (int64_t p = p0; p < p1; ++p) {
+            const int64_t r0 = p * prow, nr = std::min(prow, s.n_out - r0);
+            const float* wp;
+            if (direct) {
+                wp = reinterpret_cast<const float*>(w + size_t(r0) * s.row_bytes);
+            } else {
+                const size_t need = size_t(nr) * size_t(s.n_in);
+                if (scratch.size() < need) scratch.resize(need);
+                convert_panel(k, type, w, s, r0, nr, scratch.data());
+                wp = scratch.data();
+            }
+            // Y[:, r0:r0+nr] = X (n_tok x n_in) * Wp^T (n_in x nr)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tok), int(nr), int(s.n_in), 1.0f, x, int(ldx),
+                        wp, int(s.n_in), 0.0f, y + r0, int(ldy));
+            if (bias) add_bias(bias, y, ldy, n_tok, r0, r0 + nr);
+        }
+    });
+}
+#endif
+
+}  // namespace
+
+void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
+            int64_t ldy, const float* bias) {
+    const kernels::table& k = kernels::active();
+    kernels::matmul_rows_fn fn = kernels::matmul_rows_for(k, w.type);
+    if (!fn)
+        fail(errc::ERRC_UNSUPPORTED,
+             "tensor '" + w.name + "': no matmul kernel for weight type " +
+                 (dtype_known(uint32_t(w.type)) ? std::string(dtype_name(w.type))
+                                                : "id " + std::to_string(uint32_t(w.type))));
+    const shape s = weight_shape(w);
+    if (n_tok <= 0 || s.n_out <= 0) return;
+    const uint8_t* wb = static_cast<const uint8_t*>(w.data);
+#if defined(FATHOM_HAVE_BLAS)
+    if (n_tok >= g_blas_min_tokens.load(std::memory_order_relaxed) && s.n_in > 0) {
+        matmul_blas_path(pool, k, w.type, wb, s, x, ldx, n_tok, y, ldy, bias);
+        return;
+    }
+#endif
+    matmul_kernel_path(pool, fn, wb, s, x, ldx, n_tok, y, ldy, bias);
+}
+
+void set_blas_min_tokens(int64_t n) {
+    g_blas_min_tokens.store(n > 0 ? n : k_default_blas_min_tokens, std::memory_order_relaxed);
+}
+int64_t blas_min_tokens() { return g_blas_min_tokens.load(std::memory_order_relaxed); }
+
+void get_row_f32(const io::tensor_entry& w, int64_t row, float* out) {
+    const shape s = weight_shape(w);
+    if (row < 0 || row >= s.n_out)
+        fail(errc::ERRC_INVALID_ARGUMENT,
+             "tensor '" + w.name + "': row " + std::to_string(row) + " out of range (" + std::to_string(s.n_out) + " rows)");
+    const uint8_t* src = static_cast<const uint8_t*>(w.data) + size_t(row) * s.row_bytes;
+    const kernels::table& k = kernels::active();
+    switch (w.type) {
+        case dtype::DTYPE_F32: std::memcpy(out, src, size_t(s.n_in) * 4); break;
+        case dtype::DTYPE_F16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), out, s.n_in); break;
+        case dtype::DTYPE_BF16: k.bf16_to_f32(reinterpret_cast<const uint16_t*>(src), out, s.n_in); break;
+        default:
+            fail(errc::ERRC_UNSUPPORTED, "tensor '" + w.name + "': get_row_f32 does not support weight type " +
+                                             (dtype_known(uint32_t(w.type)) ? std::string(dtype_name(w.type))
+                                                                            : "id " + std::to_string(uint32_t(w.type))));
+    }
+}
+
+}  // namespace fathom::nn
