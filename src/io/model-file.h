@@ -4,6 +4,7 @@
 // `fathom convert` see one thing.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -95,6 +96,11 @@ model_file parse_gguf(const uint8_t* data, size_t size, const std::string& name)
 // Writes GGUF v3 with the given metadata and tensors (data copied from each tensor's pointer).
 // general.alignment is written when alignment != 32. Throws ERRC_IO on write failure.
 void write_gguf(const std::string& path, const model_file& m);
+// Streaming variant: tensor data pointers in `m` are ignored; `fill(k, dst)` must write exactly
+// m.tensors[k].nbytes bytes of tensor k into dst. Tensors are requested in order, one at a time, into one
+// reused buffer, so a model larger than memory can be written. Produces the same bytes as write_gguf.
+using tensor_fill_fn = std::function<void(size_t index, uint8_t* dst)>;
+void write_gguf_streaming(const std::string& path, const model_file& m, const tensor_fill_fn& fill);
 
 // ---- Hugging Face folder (hf.cpp)
 // Loads config.json + model.safetensors or sharded model-*.safetensors with model.safetensors.index.json.
@@ -105,6 +111,9 @@ void write_gguf(const std::string& path, const model_file& m);
 // Llama-3 RoPE scaling is turned into a "rope_freqs.weight" F32 tensor (as llama.cpp's converter does).
 // A tokenizer.json next to config.json is carried as tokenizer.ggml.* keys.
 model_file read_hf(const std::string& dir);
+// Translates config.json text into GGUF metadata (and the owned "rope_freqs.weight" tensor for Llama-3 RoPE
+// scaling). `name` (e.g. "DIR/config.json") is used in error messages. Used by read_hf and the fuzzer.
+model_file parse_hf_config(const std::string& json_text, const std::string& name);
 // Parses one safetensors image in memory (fuzzer entry); tensors point into `data`.
 std::vector<tensor_entry> parse_safetensors(const uint8_t* data, size_t size, const std::string& name);
 
