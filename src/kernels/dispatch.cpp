@@ -9,7 +9,6 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define FATHOM_KERNELS_X86 1
-#define FATHOM_KERNELS_X86_SIMD 0  // AVX2/AVX-512 tables not built yet
 #include <cpuid.h>
 #elif defined(__aarch64__)
 #define FATHOM_KERNELS_ARM 1
@@ -20,7 +19,7 @@ namespace fathom::kernels {
 namespace scalar {
 void fill_table_scalar(table& t);
 }
-#if defined(FATHOM_KERNELS_X86) && FATHOM_KERNELS_X86_SIMD
+#if defined(FATHOM_KERNELS_X86)
 namespace avx2 {
 void fill_table_avx2(table& t);
 }
@@ -105,7 +104,7 @@ struct tables {
         scalar::fill_table_scalar(scalar_t);
         const cpu_features& f = detect_cpu();
         (void)f;
-#if defined(FATHOM_KERNELS_X86) && FATHOM_KERNELS_X86_SIMD
+#if defined(FATHOM_KERNELS_X86)
         if (f.avx2 && f.fma && f.f16c && f.os_avx) {
             avx2::fill_table_avx2(avx2_t);
             has_avx2 = true;

@@ -66,7 +66,7 @@ void check_case(thread_pool& pool, dtype type, int64_t n_in, int64_t n_out, int6
     }
 }
 
-TEST(Matmul, AllTypesPathsThreadsAndIsas) {
+TEST(matmul, all_types_paths_threads_and_isas) {
     restore_state restore;
     std::mt19937 rng(7);
     const int64_t tokens[] = {1, 3, 8, 33, 130};
@@ -96,7 +96,7 @@ TEST(Matmul, AllTypesPathsThreadsAndIsas) {
     }
 }
 
-TEST(Matmul, LargerShapeBothPathsAgree) {
+TEST(matmul, larger_shape_both_paths) {
     // A shape big enough for several row blocks per thread and several BLAS panels.
     restore_state restore;
     std::mt19937 rng(11);
@@ -109,7 +109,7 @@ TEST(Matmul, LargerShapeBothPathsAgree) {
     }
 }
 
-TEST(Matmul, BlasThresholdKnob) {
+TEST(matmul, blas_threshold_knob) {
     restore_state restore;
     nn::set_blas_min_tokens(5);
     EXPECT_EQ(nn::blas_min_tokens(), 5);
@@ -117,7 +117,7 @@ TEST(Matmul, BlasThresholdKnob) {
     EXPECT_GT(nn::blas_min_tokens(), 1);
 }
 
-TEST(Matmul, UnsupportedTypeThrowsNamingIt) {
+TEST(matmul, unsupported_type_throws_naming_it) {
     thread_pool pool(1);
     std::vector<uint8_t> data(18 * 4);
     io::tensor_entry w;
@@ -136,7 +136,7 @@ TEST(Matmul, UnsupportedTypeThrowsNamingIt) {
     }
 }
 
-TEST(Matmul, GetRowAllTypes) {
+TEST(matmul, get_row_all_types) {
     std::mt19937 rng(3);
     const int64_t n_in = 37, n_rows = 9;
     for (dtype type : {dtype::DTYPE_F32, dtype::DTYPE_F16, dtype::DTYPE_BF16}) {
