@@ -1,0 +1,312 @@
+/* Fathom public C API: the library's only ABI (load models, run sessions, sample, generate, convert, synthesise). */
+#ifndef FATHOM_H
+#define FATHOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#if defined(FATHOM_BUILDING_LIBRARY)
+#define FATHOM_API __declspec(dllexport)
+#else
+#define FATHOM_API
+#endif
+#else
+#define FATHOM_API __attribute__((visibility("default")))
+#endif
+
+#define FATHOM_VERSION_MAJOR 0
+#define FATHOM_VERSION_MINOR 1
+#define FATHOM_VERSION_PATCH 0
+#define FATHOM_VERSION "0.1.0" /* version of this header; fathom_version() gives the library's */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Conventions
+ * - Every fallible call returns a fathom_status; results come back through out-parameters, which are left
+ *   untouched on failure. fathom_last_error() then holds a one-line message naming the file, field or argument.
+ * - Options structs start with `size_t struct_size`; fill them with the matching fathom_<x>_options_init() and
+ *   then change fields. Passing NULL instead of an options struct means "all defaults". A struct_size smaller
+ *   than this header's (an older caller) is accepted; a larger one is rejected with FATHOM_ERR_INVALID_ARGUMENT.
+ * - Output structs (fathom_model_info, fathom_tensor_info, fathom_generate_stats) also start with struct_size,
+ *   which the caller sets to sizeof(the struct); the library fills that many bytes.
+ * - _free functions accept NULL. Strings returned by the library stay valid as long as the object they come from.
+ * - A fathom_model may be shared by many threads and sessions; a fathom_session or fathom_sampler is used by one
+ *   thread at a time.
+ */
+
+/* Status codes; the numbers are stable. */
+typedef enum fathom_status {
+    FATHOM_OK = 0,
+    FATHOM_ERR_INVALID_ARGUMENT = 1, /* the caller passed something wrong (NULL, bad option, out-of-range id) */
+    FATHOM_ERR_IO = 2,               /* a file could not be opened, read, written or mapped */
+    FATHOM_ERR_FORMAT = 3,           /* file content is malformed */
+    FATHOM_ERR_UNSUPPORTED = 4,      /* well-formed but not supported (architecture, tensor type, ISA) */
+    FATHOM_ERR_OUT_OF_MEMORY = 5,
+    FATHOM_ERR_INTERNAL = 6
+} fathom_status;
+
+/* Tensor element types for conversion and synthesis (numbered as GGML/GGUF does). */
+typedef enum fathom_type {
+    FATHOM_TYPE_F32 = 0,
+    FATHOM_TYPE_F16 = 1,
+    FATHOM_TYPE_BF16 = 30
+} fathom_type;
+
+typedef struct fathom_model fathom_model;     /* a loaded model (weights + metadata); immutable, shareable */
+typedef struct fathom_session fathom_session; /* KV cache and scratch for running a model */
+typedef struct fathom_sampler fathom_sampler; /* picks tokens from logits; keeps penalty history and PRNG state */
+
+/* ------------------------------------------------------------------ library */
+
+/* Library version, "MAJOR.MINOR.PATCH". */
+FATHOM_API const char* fathom_version(void);
+/* Message of the most recent failed call on this thread ("" if none). Valid until the next failing call. */
+FATHOM_API const char* fathom_last_error(void);
+/* Constant name of a status code ("FATHOM_ERR_IO"); "unknown" for other values. */
+FATHOM_API const char* fathom_status_name(fathom_status status);
+
+/* Log levels passed to the log callback. */
+typedef enum fathom_log_level {
+    FATHOM_LOG_DEBUG = 0,
+    FATHOM_LOG_INFO = 1,
+    FATHOM_LOG_WARN = 2,
+    FATHOM_LOG_ERROR = 3
+} fathom_log_level;
+/* Receives one line of log text (no trailing newline). May be called from any thread. */
+typedef void (*fathom_log_fn)(fathom_log_level level, const char* message, void* user_data);
+/* Routes library log messages (all levels) to fn; fn = NULL restores the default (WARN and above to stderr). */
+FATHOM_API void fathom_log_set_callback(fathom_log_fn fn, void* user_data);
+
+/* Name of the kernel ISA in use: "scalar", "avx2", "avx512", "avx512_vnni" or "neon". */
+FATHOM_API const char* fathom_isa_name(void);
+/* Forces the kernel ISA by name (as fathom_isa_name spells it); FATHOM_ERR_UNSUPPORTED if this CPU/build lacks it.
+ * Affects every model and session of the process; call it before creating sessions (tests and benchmarks). */
+FATHOM_API fathom_status fathom_isa_set(const char* name);
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct fathom_model_options {
+    size_t struct_size;
+    int32_t n_threads; /* threads for load-time work (copying when use_mmap = 0); 0 = physical cores */
+    int32_t use_mmap;  /* 1 (default): weights are used in place from a read-only file mapping; 0: copied to memory */
+} fathom_model_options;
+/* Fills opts with defaults (n_threads 0, use_mmap 1) and sets struct_size. */
+FATHOM_API void fathom_model_options_init(fathom_model_options* opts);
+
+/* Loads a GGUF file or a Hugging Face folder (config.json + *.safetensors) and validates it. opts may be NULL. */
+FATHOM_API fathom_status fathom_model_load(const char* path, const fathom_model_options* opts, fathom_model** out);
+/* Frees a model; every session created from it must be freed first. NULL is a no-op. */
+FATHOM_API void fathom_model_free(fathom_model* model);
+
+typedef struct fathom_model_info {
+    size_t struct_size;        /* set by the caller to sizeof(fathom_model_info) */
+    const char* architecture;  /* general.architecture, e.g. "llama" */
+    const char* name;          /* general.name, or "" */
+    int64_t n_vocab;
+    int64_t n_ctx_train;       /* context length the model was trained with */
+    int64_t n_embd;
+    int64_t n_layer;
+    int64_t n_head;
+    int64_t n_head_kv;
+    int64_t head_dim;
+    int64_t n_ff;
+    int64_t n_params;          /* total elements over all tensors */
+    uint64_t n_tensor_bytes;   /* total bytes of tensor data */
+    uint64_t file_bytes;       /* size on disk: the file, or the regular files of the folder */
+    int32_t bos_token;         /* -1 if the model has none */
+    int32_t eos_token;         /* -1 if the model has none */
+} fathom_model_info;
+/* Fills info (up to info->struct_size bytes) with the model's hyper-parameters and sizes. */
+FATHOM_API fathom_status fathom_model_get_info(const fathom_model* model, fathom_model_info* info);
+
+/* Number of metadata key/value pairs (GGUF order; HF folders are translated to GGUF keys). */
+FATHOM_API fathom_status fathom_model_meta_count(const fathom_model* model, int64_t* count);
+/* Key of metadata entry `index`. */
+FATHOM_API fathom_status fathom_model_meta_key(const fathom_model* model, int64_t index, const char** key);
+/* GGUF value type name of entry `index`: "uint32", "string", "array", ... */
+FATHOM_API fathom_status fathom_model_meta_type(const fathom_model* model, int64_t index, const char** type_name);
+/* Value of entry `index` as a short display string (strings quoted, long arrays as "[32000 x string]"). */
+FATHOM_API fathom_status fathom_model_meta_value(const fathom_model* model, int64_t index, const char** value);
+/* Index of the entry with `key`, or -1 in *index if there is none (not an error). */
+FATHOM_API fathom_status fathom_model_meta_find(const fathom_model* model, const char* key, int64_t* index);
+/* Raw string value of entry `index`; FATHOM_ERR_INVALID_ARGUMENT if it is not a string. */
+FATHOM_API fathom_status fathom_model_meta_string(const fathom_model* model, int64_t index, const char** value);
+/* Integer (or bool) value of entry `index`; FATHOM_ERR_INVALID_ARGUMENT if it is not one. */
+FATHOM_API fathom_status fathom_model_meta_int(const fathom_model* model, int64_t index, int64_t* value);
+/* Numeric value of entry `index` as double; FATHOM_ERR_INVALID_ARGUMENT if it is not a number. */
+FATHOM_API fathom_status fathom_model_meta_float(const fathom_model* model, int64_t index, double* value);
+/* Element count of array entry `index`; FATHOM_ERR_INVALID_ARGUMENT if it is not an array. */
+FATHOM_API fathom_status fathom_model_meta_array_length(const fathom_model* model, int64_t index, int64_t* length);
+
+typedef struct fathom_tensor_info {
+    size_t struct_size;     /* set by the caller to sizeof(fathom_tensor_info) */
+    const char* name;       /* GGUF name, e.g. "blk.0.attn_q.weight" */
+    const char* type_name;  /* "f32", "f16", "bf16", "q4_0", ... */
+    int32_t type;           /* GGML type id */
+    int32_t n_dims;
+    int64_t ne[4];          /* GGUF order: ne[0] is the contiguous dimension; unused dimensions are 1 */
+    uint64_t n_bytes;
+} fathom_tensor_info;
+/* Number of tensors. */
+FATHOM_API fathom_status fathom_model_tensor_count(const fathom_model* model, int64_t* count);
+/* Describes tensor `index` (file order). */
+FATHOM_API fathom_status fathom_model_tensor_info(const fathom_model* model, int64_t index, fathom_tensor_info* info);
+/* Index of the tensor called `name`, or -1 in *index if there is none (not an error). */
+FATHOM_API fathom_status fathom_model_tensor_find(const fathom_model* model, const char* name, int64_t* index);
+
+/* ------------------------------------------------------------------ sessions */
+
+typedef struct fathom_session_options {
+    size_t struct_size;
+    int64_t n_ctx;     /* positions per sequence; 0 (default) = min(model n_ctx_train, 4096) */
+    int32_t n_seq;     /* independent sequences sharing the cache; default 1 */
+    int32_t n_threads; /* 0 (default) = physical cores */
+    int64_t n_batch;   /* most tokens run in one forward pass, larger batches are split; default 512 */
+} fathom_session_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_session_options_init(fathom_session_options* opts);
+
+/* Creates a session (allocates the KV cache) for a model. opts may be NULL. */
+FATHOM_API fathom_status fathom_session_create(const fathom_model* model, const fathom_session_options* opts,
+                                               fathom_session** out);
+/* Frees a session. NULL is a no-op. */
+FATHOM_API void fathom_session_free(fathom_session* session);
+/* Positions per sequence of this session (after defaults were applied). */
+FATHOM_API fathom_status fathom_session_n_ctx(const fathom_session* session, int64_t* n_ctx);
+
+/* A batch of tokens to run. Arrays hold n_tokens entries each. */
+typedef struct fathom_batch {
+    size_t struct_size;      /* sizeof(fathom_batch) */
+    int64_t n_tokens;
+    const int32_t* tokens;   /* token ids */
+    const int32_t* pos;      /* positions; NULL = each token continues its sequence */
+    const int32_t* seq;      /* sequence ids; NULL = all sequence 0 */
+    const int8_t* logits;    /* non-zero: keep this token's logits; NULL = only the last token's */
+} fathom_batch;
+/* Runs the model over a batch, writing each token's K/V at (seq, pos). Within a sequence positions must follow
+ * on from fathom_session_seq_len without gaps. Logits of the marked tokens replace those of the previous call. */
+FATHOM_API fathom_status fathom_session_decode(fathom_session* session, const fathom_batch* batch);
+/* Number of logits rows kept by the last decode (tokens that were marked). */
+FATHOM_API fathom_status fathom_session_n_logits(const fathom_session* session, int64_t* n);
+/* Logits (n_vocab floats) of the i-th marked token of the last decode; i = -1 means the last one.
+ * Valid until the next decode or the session is freed. */
+FATHOM_API fathom_status fathom_session_logits(const fathom_session* session, int64_t i, const float** logits);
+/* Number of positions held for sequence `seq` (the next position to write). */
+FATHOM_API fathom_status fathom_session_seq_len(const fathom_session* session, int32_t seq, int32_t* len);
+/* Forgets positions >= pos of sequence `seq` (pos = 0 clears it). */
+FATHOM_API fathom_status fathom_session_truncate(fathom_session* session, int32_t seq, int32_t pos);
+
+/* ------------------------------------------------------------------ sampling */
+
+/* fathom_sampler_options.seed value that asks for a seed from the system's entropy source. */
+#define FATHOM_SEED_RANDOM UINT64_MAX
+
+/* Applied in this order: penalties, top-k, softmax with temperature, top-p, min-p, draw. */
+typedef struct fathom_sampler_options {
+    size_t struct_size;
+    float temperature;       /* <= 0: greedy (argmax after penalties); default 0.8 */
+    int32_t top_k;           /* keep the k most likely tokens; <= 0 = off; default 40 */
+    float top_p;             /* keep the smallest set with probability >= top_p; >= 1 = off; default 0.95 */
+    float min_p;             /* keep tokens with p >= min_p * p_max; <= 0 = off; default 0.05 */
+    float repeat_penalty;    /* llama.cpp: logit / r if > 0, logit * r otherwise, for tokens in the window; 1 = off */
+    float frequency_penalty; /* OpenAI: logit -= count * f over the window; default 0 */
+    float presence_penalty;  /* OpenAI: logit -= p if the token occurs in the window; default 0 */
+    int32_t penalty_last_n;  /* window: the last n accepted tokens; 0 = no penalties, -1 = all; default 64 */
+    uint64_t seed;           /* PRNG seed; FATHOM_SEED_RANDOM (default) picks one */
+} fathom_sampler_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_sampler_options_init(fathom_sampler_options* opts);
+
+/* Creates a sampler. opts may be NULL. */
+FATHOM_API fathom_status fathom_sampler_create(const fathom_sampler_options* opts, fathom_sampler** out);
+/* Frees a sampler. NULL is a no-op. */
+FATHOM_API void fathom_sampler_free(fathom_sampler* sampler);
+/* Picks a token from n_vocab logits (which are not modified). Does not record it: call fathom_sampler_accept. */
+FATHOM_API fathom_status fathom_sampler_sample(fathom_sampler* sampler, const float* logits, int64_t n_vocab,
+                                               int32_t* token);
+/* Records a token (prompt or generated) in the penalty window. */
+FATHOM_API fathom_status fathom_sampler_accept(fathom_sampler* sampler, int32_t token);
+/* Clears the penalty history and restarts the PRNG from the seed (same seed, same draws again). */
+FATHOM_API fathom_status fathom_sampler_reset(fathom_sampler* sampler);
+/* The seed in use (the one picked when FATHOM_SEED_RANDOM was asked for). */
+FATHOM_API fathom_status fathom_sampler_seed(const fathom_sampler* sampler, uint64_t* seed);
+
+/* ------------------------------------------------------------------ generation */
+
+typedef struct fathom_generate_options {
+    size_t struct_size;
+    int32_t max_tokens;          /* most tokens to generate; -1 = until a stop token or the context is full; default 128 */
+    int32_t seq;                 /* sequence to extend; default 0 */
+    const int32_t* stop_tokens;  /* extra token ids that end generation (not emitted); may be NULL */
+    int32_t n_stop_tokens;
+    int32_t ignore_eos;          /* 0 (default): the model's EOS token also ends generation */
+} fathom_generate_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_generate_options_init(fathom_generate_options* opts);
+
+/* Why generation ended. */
+typedef enum fathom_stop_reason {
+    FATHOM_STOP_MAX_TOKENS = 0, /* max_tokens were generated */
+    FATHOM_STOP_TOKEN = 1,      /* a stop token (or EOS) was sampled */
+    FATHOM_STOP_CALLBACK = 2,   /* the callback returned non-zero */
+    FATHOM_STOP_CONTEXT = 3     /* the sequence reached the session's n_ctx */
+} fathom_stop_reason;
+
+typedef struct fathom_generate_stats {
+    size_t struct_size;        /* set by the caller to sizeof(fathom_generate_stats) */
+    int64_t n_prompt_tokens;   /* tokens run in the prompt pass */
+    double prompt_seconds;     /* wall time of the prompt pass */
+    int64_t n_decode_tokens;   /* single-token decode passes (one per emitted token) */
+    double decode_seconds;     /* wall time of those passes */
+    double sample_seconds;     /* wall time spent sampling */
+    int64_t n_generated;       /* tokens passed to the callback */
+    int32_t stop_reason;       /* a fathom_stop_reason */
+} fathom_generate_stats;
+
+/* Called with each generated token, in order; return non-zero to stop after this token. */
+typedef int (*fathom_token_fn)(int32_t token, void* user_data);
+
+/* Runs the prompt (n_prompt >= 1 tokens, appended to sequence opts->seq at its current length), accepts the
+ * prompt into the sampler's penalty window, then samples, emits (callback, may be NULL) and decodes tokens until
+ * max_tokens, a stop token, the callback or the end of the context. Every emitted token is in the cache on return.
+ * opts and stats may be NULL. */
+FATHOM_API fathom_status fathom_generate(fathom_session* session, fathom_sampler* sampler, const int32_t* prompt,
+                                         int64_t n_prompt, const fathom_generate_options* opts,
+                                         fathom_token_fn callback, void* user_data, fathom_generate_stats* stats);
+
+/* ------------------------------------------------------------------ conversion and synthesis */
+
+typedef struct fathom_convert_options {
+    size_t struct_size;
+    fathom_type type;  /* type of 2-D weights: F32, F16 (default) or BF16; norms and 1-D tensors stay F32 */
+} fathom_convert_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_convert_options_init(fathom_convert_options* opts);
+/* Converts a Hugging Face folder (or a GGUF file) at src into a GGUF file at dst. opts may be NULL. */
+FATHOM_API fathom_status fathom_convert(const char* src, const char* dst, const fathom_convert_options* opts);
+
+typedef struct fathom_synth_options {
+    size_t struct_size;
+    const char* arch;   /* model family; "llama" (default) */
+    const char* shape;  /* one of fathom_synth_shapes(); default "tiny" */
+    fathom_type type;   /* weight type: F32 (default), F16 or BF16; norms stay F32 */
+    uint64_t seed;      /* weights ~ normal(0, 0.02) from this seed; default 1 */
+    int32_t n_threads;  /* 0 = physical cores */
+} fathom_synth_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_synth_options_init(fathom_synth_options* opts);
+/* Comma-separated names of the shapes fathom_synth knows, e.g. "tiny, llama-125m, tinyllama-1.1b". */
+FATHOM_API const char* fathom_synth_shapes(void);
+/* Writes an untrained random-weight model of a named shape as GGUF at out_path (streamed, never all in memory).
+ * opts may be NULL. */
+FATHOM_API fathom_status fathom_synth(const fathom_synth_options* opts, const char* out_path);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* FATHOM_H */

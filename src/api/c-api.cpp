@@ -1,0 +1,847 @@
+// The C ABI (include/fathom/fathom.h): every entry point runs its body inside guarded(), which turns exceptions into a
+// fathom_status plus a thread-local message, so no exception ever crosses the ABI.
+#include "fathom/fathom.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread-pool.h"
+#include "io/model-file.h"
+#include "kernels/kernels.h"
+#include "models/llama.h"
+#include "models/synth.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+struct fathom_model {
+    std::unique_ptr<fathom::llama_model> m;
+    std::string name;                        // general.name or ""
+    std::vector<std::string> meta_display;   // to_display() of each metadata value
+    int64_t n_params = 0;
+    uint64_t n_tensor_bytes = 0;
+    uint64_t file_bytes = 0;
+};
+
+struct fathom_session {
+    const fathom_model* model = nullptr;
+    std::unique_ptr<fathom::session> s;
+    std::vector<fathom::batch_token> batch;  // reused between decodes
+    std::vector<int32_t> next_pos;           // per sequence, while filling in positions
+};
+
+struct fathom_sampler {
+    explicit fathom_sampler(const fathom::sampler_params& p) : s(p) {}
+    fathom::sampler s;
+};
+
+namespace fathom::capi {
+namespace {
+
+thread_local std::string t_last_error;
+
+fathom_status set_error(fathom_status s, std::string message) {
+    t_last_error = std::move(message);
+    return s;
+}
+
+// Runs an entry point's body, mapping exceptions to a status and the thread-local message.
+fathom_status guarded(function_ref<void()> body) {
+    try {
+        body();
+        return FATHOM_OK;
+    } catch (const fathom::error& e) {
+        int code = int(e.code());
+        if (code <= 0 || code > int(FATHOM_ERR_INTERNAL)) code = FATHOM_ERR_INTERNAL;
+        return set_error(fathom_status(code), e.what());
+    } catch (const std::bad_alloc&) {
+        return set_error(FATHOM_ERR_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return set_error(FATHOM_ERR_INTERNAL, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return set_error(FATHOM_ERR_INTERNAL, "internal error: unknown exception");
+    }
+}
+
+void require(const void* p, const char* fn, const char* arg) {
+    if (!p) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + arg + " is NULL");
+}
+
+// Copies a caller's options struct over `dst` (already holding the defaults). An older, smaller struct_size is
+// accepted (the missing fields keep their defaults); a larger one is rejected.
+void read_struct(const void* src, void* dst, size_t size, const char* fn, const char* what) {
+    if (!src) return;
+    size_t n;
+    std::memcpy(&n, src, sizeof n);
+    if (n < sizeof(size_t))
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + what + ".struct_size " + std::to_string(n) +
+                                              " is too small (fill the struct with its _init function)");
+    if (n > size)
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + what + ".struct_size " + std::to_string(n) +
+                                              " is larger than this library's " + std::to_string(size) +
+                                              " (header newer than the library?)");
+    std::memcpy(dst, src, n);
+    std::memcpy(dst, &size, sizeof size);
+}
+
+// Copies a filled output struct into the caller's, up to the caller's struct_size.
+void write_struct(void* dst, const void* src, size_t size, const char* fn, const char* what) {
+    size_t n;
+    std::memcpy(&n, dst, sizeof n);
+    if (n < sizeof(size_t) || n > size)
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + what + ".struct_size " + std::to_string(n) +
+                                              " is invalid (set it to sizeof(" + what + "), at most " +
+                                              std::to_string(size) + ")");
+    std::memcpy(dst, src, n);
+    std::memcpy(dst, &n, sizeof n);
+}
+
+// ---- logging
+
+std::mutex g_log_mu;
+fathom_log_fn g_log_fn = nullptr;
+void* g_log_user = nullptr;
+
+void log(fathom_log_level level, const std::string& message) {
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    if (g_log_fn) g_log_fn(level, message.c_str(), g_log_user);
+    else if (level >= FATHOM_LOG_WARN) std::fprintf(stderr, "fathom: %s\n", message.c_str());
+}
+
+// ---- helpers
+
+uint64_t path_bytes(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        uint64_t total = 0;
+        for (const auto& e : fs::directory_iterator(path, ec))
+            if (e.is_regular_file(ec)) total += e.file_size(ec);
+        return total;
+    }
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+}
+
+// Copies every tensor into one owned buffer and drops the file mappings (use_mmap = 0).
+void copy_to_memory(io::model_file& f, int n_threads) {
+    size_t total = 0;
+    std::vector<size_t> offs(f.tensors.size());
+    for (size_t k = 0; k < f.tensors.size(); ++k) {
+        offs[k] = total;
+        total += (size_t(f.tensors[k].nbytes) + 63) & ~size_t(63);
+    }
+    auto buf = std::make_shared<aligned_buffer>(std::max<size_t>(total, 64));
+    thread_pool pool(n_threads);
+    uint8_t* base = buf->as<uint8_t>();
+    pool.parallel_for(int64_t(f.tensors.size()), 1, [&](int64_t b, int64_t e, int) {
+        for (int64_t k = b; k < e; ++k) {
+            const auto& t = f.tensors[size_t(k)];
+            if (t.nbytes) std::memcpy(base + offs[size_t(k)], t.data, size_t(t.nbytes));
+        }
+    });
+    for (size_t k = 0; k < f.tensors.size(); ++k) f.tensors[k].data = base + offs[k];
+    f.owned.push_back(std::move(buf));
+    f.maps.clear();
+}
+
+const char* k_isa_names[] = {"scalar", "avx2", "avx512", "avx512_vnni", "neon"};
+
+bool dtype_of(fathom_type t, dtype* out) {
+    switch (t) {
+        case FATHOM_TYPE_F32: *out = dtype::DTYPE_F32; return true;
+        case FATHOM_TYPE_F16: *out = dtype::DTYPE_F16; return true;
+        case FATHOM_TYPE_BF16: *out = dtype::DTYPE_BF16; return true;
+    }
+    return false;
+}
+
+const io::meta_value& meta_at(const fathom_model* m, int64_t index, const char* fn) {
+    const auto& meta = m->m->file.meta;
+    if (index < 0 || uint64_t(index) >= meta.size())
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": index " + std::to_string(index) + " is out of range (" +
+                                              std::to_string(meta.size()) + " metadata entries)");
+    return meta[size_t(index)].second;
+}
+
+void check_seq(const fathom_session* s, int32_t seq, const char* fn) {
+    if (seq < 0 || seq >= s->s->n_seq())
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": sequence " + std::to_string(seq) +
+                                              " is out of range (session has " + std::to_string(s->s->n_seq()) + ")");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+}  // namespace fathom::capi
+
+using namespace fathom;
+using namespace fathom::capi;
+
+// ------------------------------------------------------------------ library
+
+extern "C" const char* fathom_version(void) { return FATHOM_VERSION; }
+
+extern "C" const char* fathom_last_error(void) { return t_last_error.c_str(); }
+
+extern "C" const char* fathom_status_name(fathom_status status) {
+    switch (status) {
+        case FATHOM_OK: return "FATHOM_OK";
+        case FATHOM_ERR_INVALID_ARGUMENT: return "FATHOM_ERR_INVALID_ARGUMENT";
+        case FATHOM_ERR_IO: return "FATHOM_ERR_IO";
+        case FATHOM_ERR_FORMAT: return "FATHOM_ERR_FORMAT";
+        case FATHOM_ERR_UNSUPPORTED: return "FATHOM_ERR_UNSUPPORTED";
+        case FATHOM_ERR_OUT_OF_MEMORY: return "FATHOM_ERR_OUT_OF_MEMORY";
+        case FATHOM_ERR_INTERNAL: return "FATHOM_ERR_INTERNAL";
+    }
+    return "unknown";
+}
+
+extern "C" void fathom_log_set_callback(fathom_log_fn fn, void* user_data) {
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    g_log_fn = fn;
+    g_log_user = fn ? user_data : nullptr;
+}
+
+extern "C" const char* fathom_isa_name(void) {
+    const char* name = "scalar";
+    guarded([&] { name = kernels::isa_name(kernels::active().level); });
+    return name;
+}
+
+extern "C" fathom_status fathom_isa_set(const char* name) {
+    return guarded([&] {
+        require(name, "fathom_isa_set", "name");
+        for (int i = 0; i < int(std::size(k_isa_names)); ++i) {
+            if (std::strcmp(name, k_isa_names[i]) != 0) continue;
+            if (!kernels::set_active(kernels::isa(i)))
+                fail(errc::ERRC_UNSUPPORTED, std::string("fathom_isa_set: ISA '") + name +
+                                                 "' is not available on this CPU or build");
+            log(FATHOM_LOG_INFO, std::string("kernels: ISA forced to ") + name);
+            return;
+        }
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string("fathom_isa_set: unknown ISA '") + name +
+                                              "' (expected scalar, avx2, avx512, avx512_vnni or neon)");
+    });
+}
+
+// ------------------------------------------------------------------ models
+
+extern "C" void fathom_model_options_init(fathom_model_options* opts) {
+    if (!opts) return;
+    *opts = fathom_model_options{};
+    opts->struct_size = sizeof *opts;
+    opts->n_threads = 0;
+    opts->use_mmap = 1;
+}
+
+extern "C" fathom_status fathom_model_load(const char* path, const fathom_model_options* opts, fathom_model** out) {
+    return guarded([&] {
+        const char* fn = "fathom_model_load";
+        require(path, fn, "path");
+        require(out, fn, "out");
+        fathom_model_options o;
+        fathom_model_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_model_options");
+        if (o.n_threads < 0) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n_threads must be >= 0");
+
+        auto t0 = std::chrono::steady_clock::now();
+        io::model_file file = io::load_model_file(path);
+        if (!o.use_mmap) copy_to_memory(file, o.n_threads);
+        auto m = std::make_unique<fathom_model>();
+        m->m = llama_model::load(std::move(file));
+        const io::model_file& f = m->m->file;
+        if (const io::meta_value* v = f.find("general.name"); v && v->type == io::gguf_type::GGUF_STRING) m->name = v->s;
+        m->meta_display.reserve(f.meta.size());
+        for (const auto& kv : f.meta) m->meta_display.push_back(kv.second.to_display());
+        for (const auto& t : f.tensors) {
+            m->n_params += t.nelements();
+            m->n_tensor_bytes += t.nbytes;
+        }
+        m->file_bytes = path_bytes(path);
+        char line[512];
+        std::snprintf(line, sizeof line, "loaded %s: %s, %zu tensors, %.1f MiB%s in %.2f s", path,
+                      m->m->hp.arch.c_str(), f.tensors.size(), double(m->n_tensor_bytes) / (1024.0 * 1024.0),
+                      o.use_mmap ? " (mmap)" : "", seconds_since(t0));
+        log(FATHOM_LOG_INFO, line);
+        *out = m.release();
+    });
+}
+
+extern "C" void fathom_model_free(fathom_model* model) { delete model; }
+
+extern "C" fathom_status fathom_model_get_info(const fathom_model* model, fathom_model_info* info) {
+    return guarded([&] {
+        const char* fn = "fathom_model_get_info";
+        require(model, fn, "model");
+        require(info, fn, "info");
+        const llama_hparams& hp = model->m->hp;
+        fathom_model_info r{};
+        r.struct_size = sizeof r;
+        r.architecture = hp.arch.c_str();
+        r.name = model->name.c_str();
+        r.n_vocab = hp.n_vocab;
+        r.n_ctx_train = hp.n_ctx_train;
+        r.n_embd = hp.n_embd;
+        r.n_layer = hp.n_layer;
+        r.n_head = hp.n_head;
+        r.n_head_kv = hp.n_head_kv;
+        r.head_dim = hp.head_dim;
+        r.n_ff = hp.n_ff;
+        r.n_params = model->n_params;
+        r.n_tensor_bytes = model->n_tensor_bytes;
+        r.file_bytes = model->file_bytes;
+        r.bos_token = hp.bos_id;
+        r.eos_token = hp.eos_id;
+        write_struct(info, &r, sizeof r, fn, "fathom_model_info");
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_count(const fathom_model* model, int64_t* count) {
+    return guarded([&] {
+        require(model, "fathom_model_meta_count", "model");
+        require(count, "fathom_model_meta_count", "count");
+        *count = int64_t(model->m->file.meta.size());
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_key(const fathom_model* model, int64_t index, const char** key) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_key";
+        require(model, fn, "model");
+        require(key, fn, "key");
+        meta_at(model, index, fn);
+        *key = model->m->file.meta[size_t(index)].first.c_str();
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_type(const fathom_model* model, int64_t index, const char** type_name) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_type";
+        require(model, fn, "model");
+        require(type_name, fn, "type_name");
+        *type_name = io::gguf_type_name(meta_at(model, index, fn).type);
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_value(const fathom_model* model, int64_t index, const char** value) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_value";
+        require(model, fn, "model");
+        require(value, fn, "value");
+        meta_at(model, index, fn);
+        *value = model->meta_display[size_t(index)].c_str();
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_find(const fathom_model* model, const char* key, int64_t* index) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_find";
+        require(model, fn, "model");
+        require(key, fn, "key");
+        require(index, fn, "index");
+        const auto& meta = model->m->file.meta;
+        const io::meta_value* v = model->m->file.find(key);
+        int64_t found = -1;
+        if (v)
+            for (size_t k = 0; k < meta.size(); ++k)
+                if (&meta[k].second == v) found = int64_t(k);
+        *index = found;
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_string(const fathom_model* model, int64_t index, const char** value) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_string";
+        require(model, fn, "model");
+        require(value, fn, "value");
+        const io::meta_value& v = meta_at(model, index, fn);
+        try {
+            *value = v.as_string(model->m->file.meta[size_t(index)].first).c_str();
+        } catch (const fathom::error& e) {
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
+        }
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_int(const fathom_model* model, int64_t index, int64_t* value) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_int";
+        require(model, fn, "model");
+        require(value, fn, "value");
+        const io::meta_value& v = meta_at(model, index, fn);
+        try {
+            *value = v.as_int(model->m->file.meta[size_t(index)].first);
+        } catch (const fathom::error& e) {
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
+        }
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_float(const fathom_model* model, int64_t index, double* value) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_float";
+        require(model, fn, "model");
+        require(value, fn, "value");
+        const io::meta_value& v = meta_at(model, index, fn);
+        try {
+            *value = v.as_float(model->m->file.meta[size_t(index)].first);
+        } catch (const fathom::error& e) {
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
+        }
+    });
+}
+
+extern "C" fathom_status fathom_model_meta_array_length(const fathom_model* model, int64_t index, int64_t* length) {
+    return guarded([&] {
+        const char* fn = "fathom_model_meta_array_length";
+        require(model, fn, "model");
+        require(length, fn, "length");
+        const io::meta_value& v = meta_at(model, index, fn);
+        try {
+            *length = int64_t(v.as_array(model->m->file.meta[size_t(index)].first).size());
+        } catch (const fathom::error& e) {
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
+        }
+    });
+}
+
+extern "C" fathom_status fathom_model_tensor_count(const fathom_model* model, int64_t* count) {
+    return guarded([&] {
+        require(model, "fathom_model_tensor_count", "model");
+        require(count, "fathom_model_tensor_count", "count");
+        *count = int64_t(model->m->file.tensors.size());
+    });
+}
+
+extern "C" fathom_status fathom_model_tensor_info(const fathom_model* model, int64_t index, fathom_tensor_info* info) {
+    return guarded([&] {
+        const char* fn = "fathom_model_tensor_info";
+        require(model, fn, "model");
+        require(info, fn, "info");
+        const auto& ts = model->m->file.tensors;
+        if (index < 0 || uint64_t(index) >= ts.size())
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": index " + std::to_string(index) +
+                                                  " is out of range (" + std::to_string(ts.size()) + " tensors)");
+        const io::tensor_entry& t = ts[size_t(index)];
+        fathom_tensor_info r{};
+        r.struct_size = sizeof r;
+        r.name = t.name.c_str();
+        r.type_name = dtype_name(t.type);
+        r.type = int32_t(t.type);
+        r.n_dims = int32_t(t.ne.size());
+        for (int d = 0; d < 4; ++d) r.ne[d] = size_t(d) < t.ne.size() ? t.ne[size_t(d)] : 1;
+        r.n_bytes = t.nbytes;
+        write_struct(info, &r, sizeof r, fn, "fathom_tensor_info");
+    });
+}
+
+extern "C" fathom_status fathom_model_tensor_find(const fathom_model* model, const char* name, int64_t* index) {
+    return guarded([&] {
+        const char* fn = "fathom_model_tensor_find";
+        require(model, fn, "model");
+        require(name, fn, "name");
+        require(index, fn, "index");
+        const io::tensor_entry* t = model->m->file.find_tensor(name);
+        *index = t ? int64_t(t - model->m->file.tensors.data()) : -1;
+    });
+}
+
+// ------------------------------------------------------------------ sessions
+
+extern "C" void fathom_session_options_init(fathom_session_options* opts) {
+    if (!opts) return;
+    *opts = fathom_session_options{};
+    opts->struct_size = sizeof *opts;
+    opts->n_ctx = 0;
+    opts->n_seq = 1;
+    opts->n_threads = 0;
+    opts->n_batch = 512;
+}
+
+extern "C" fathom_status fathom_session_create(const fathom_model* model, const fathom_session_options* opts,
+                                               fathom_session** out) {
+    return guarded([&] {
+        const char* fn = "fathom_session_create";
+        require(model, fn, "model");
+        require(out, fn, "out");
+        fathom_session_options o;
+        fathom_session_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_session_options");
+        auto bad = [&](const char* field, int64_t v, const char* rule) {
+            fail(errc::ERRC_INVALID_ARGUMENT,
+                 std::string(fn) + ": " + field + " " + rule + " (got " + std::to_string(v) + ")");
+        };
+        if (o.n_ctx < 0) bad("n_ctx", o.n_ctx, "must be >= 0");
+        if (o.n_ctx > (int64_t(1) << 31) - 1) bad("n_ctx", o.n_ctx, "is too large");
+        if (o.n_seq < 1) bad("n_seq", o.n_seq, "must be >= 1");
+        if (o.n_threads < 0) bad("n_threads", o.n_threads, "must be >= 0");
+        if (o.n_batch < 1) bad("n_batch", o.n_batch, "must be >= 1");
+        session_params p;
+        p.n_ctx = o.n_ctx;
+        p.n_seq = o.n_seq;
+        p.n_threads = o.n_threads;
+        p.n_batch = o.n_batch;
+        auto s = std::make_unique<fathom_session>();
+        s->model = model;
+        s->s = std::make_unique<session>(*model->m, p);
+        char line[256];
+        std::snprintf(line, sizeof line, "session: n_ctx %lld, n_seq %d, n_batch %lld, %d threads",
+                      (long long)s->s->n_ctx(), s->s->n_seq(), (long long)o.n_batch, s->s->pool().size());
+        log(FATHOM_LOG_INFO, line);
+        *out = s.release();
+    });
+}
+
+extern "C" void fathom_session_free(fathom_session* session) { delete session; }
+
+extern "C" fathom_status fathom_session_n_ctx(const fathom_session* session, int64_t* n_ctx) {
+    return guarded([&] {
+        require(session, "fathom_session_n_ctx", "session");
+        require(n_ctx, "fathom_session_n_ctx", "n_ctx");
+        *n_ctx = session->s->n_ctx();
+    });
+}
+
+extern "C" fathom_status fathom_session_decode(fathom_session* session, const fathom_batch* batch) {
+    return guarded([&] {
+        const char* fn = "fathom_session_decode";
+        require(session, fn, "session");
+        require(batch, fn, "batch");
+        fathom_batch b{};
+        read_struct(batch, &b, sizeof b, fn, "fathom_batch");
+        if (b.n_tokens <= 0)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": batch.n_tokens must be >= 1 (got " +
+                                                  std::to_string(b.n_tokens) + ")");
+        require(b.tokens, fn, "batch.tokens");
+        const int32_t n_seq = session->s->n_seq();
+        auto& v = session->batch;
+        v.resize(size_t(b.n_tokens));
+        if (!b.pos) {
+            session->next_pos.resize(size_t(n_seq));
+            for (int32_t s = 0; s < n_seq; ++s) session->next_pos[size_t(s)] = session->s->seq_len(s);
+        }
+        for (int64_t i = 0; i < b.n_tokens; ++i) {
+            batch_token& t = v[size_t(i)];
+            t.token = b.tokens[i];
+            t.seq = b.seq ? b.seq[i] : 0;
+            if (t.seq < 0 || t.seq >= n_seq)
+                fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": batch.seq[" + std::to_string(i) + "] = " +
+                                                      std::to_string(t.seq) + " is out of range (session has " +
+                                                      std::to_string(n_seq) + " sequences)");
+            t.pos = b.pos ? b.pos[i] : session->next_pos[size_t(t.seq)]++;
+            t.logits = b.logits ? b.logits[i] != 0 : i == b.n_tokens - 1;
+        }
+        session->s->decode(v);
+    });
+}
+
+extern "C" fathom_status fathom_session_n_logits(const fathom_session* session, int64_t* n) {
+    return guarded([&] {
+        require(session, "fathom_session_n_logits", "session");
+        require(n, "fathom_session_n_logits", "n");
+        *n = session->s->n_logits();
+    });
+}
+
+extern "C" fathom_status fathom_session_logits(const fathom_session* session, int64_t i, const float** logits) {
+    return guarded([&] {
+        const char* fn = "fathom_session_logits";
+        require(session, fn, "session");
+        require(logits, fn, "logits");
+        const int64_t n = session->s->n_logits();
+        const int64_t k = i == -1 ? n - 1 : i;
+        if (k < 0 || k >= n)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": index " + std::to_string(i) +
+                                                  " is out of range (last decode kept " + std::to_string(n) +
+                                                  " logits rows)");
+        *logits = session->s->logits(k);
+    });
+}
+
+extern "C" fathom_status fathom_session_seq_len(const fathom_session* session, int32_t seq, int32_t* len) {
+    return guarded([&] {
+        const char* fn = "fathom_session_seq_len";
+        require(session, fn, "session");
+        require(len, fn, "len");
+        check_seq(session, seq, fn);
+        *len = session->s->seq_len(seq);
+    });
+}
+
+extern "C" fathom_status fathom_session_truncate(fathom_session* session, int32_t seq, int32_t pos) {
+    return guarded([&] {
+        const char* fn = "fathom_session_truncate";
+        require(session, fn, "session");
+        check_seq(session, seq, fn);
+        if (pos < 0)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": pos must be >= 0 (got " + std::to_string(pos) + ")");
+        session->s->truncate(seq, pos);
+    });
+}
+
+// ------------------------------------------------------------------ sampling
+
+extern "C" void fathom_sampler_options_init(fathom_sampler_options* opts) {
+    if (!opts) return;
+    sampler_params d;
+    *opts = fathom_sampler_options{};
+    opts->struct_size = sizeof *opts;
+    opts->temperature = d.temperature;
+    opts->top_k = d.top_k;
+    opts->top_p = d.top_p;
+    opts->min_p = d.min_p;
+    opts->repeat_penalty = d.repeat_penalty;
+    opts->frequency_penalty = d.frequency_penalty;
+    opts->presence_penalty = d.presence_penalty;
+    opts->penalty_last_n = d.penalty_last_n;
+    opts->seed = FATHOM_SEED_RANDOM;
+}
+
+extern "C" fathom_status fathom_sampler_create(const fathom_sampler_options* opts, fathom_sampler** out) {
+    return guarded([&] {
+        const char* fn = "fathom_sampler_create";
+        require(out, fn, "out");
+        fathom_sampler_options o;
+        fathom_sampler_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_sampler_options");
+        sampler_params p;
+        p.temperature = o.temperature;
+        p.top_k = o.top_k;
+        p.top_p = o.top_p;
+        p.min_p = o.min_p;
+        p.repeat_penalty = o.repeat_penalty;
+        p.frequency_penalty = o.frequency_penalty;
+        p.presence_penalty = o.presence_penalty;
+        p.penalty_last_n = o.penalty_last_n;
+        p.seed = o.seed == FATHOM_SEED_RANDOM ? k_seed_random : o.seed;
+        *out = new fathom_sampler(p);
+    });
+}
+
+extern "C" void fathom_sampler_free(fathom_sampler* sampler) { delete sampler; }
+
+extern "C" fathom_status fathom_sampler_sample(fathom_sampler* sampler, const float* logits, int64_t n_vocab,
+                                               int32_t* token) {
+    return guarded([&] {
+        const char* fn = "fathom_sampler_sample";
+        require(sampler, fn, "sampler");
+        require(logits, fn, "logits");
+        require(token, fn, "token");
+        *token = sampler->s.sample(logits, n_vocab);
+    });
+}
+
+extern "C" fathom_status fathom_sampler_accept(fathom_sampler* sampler, int32_t token) {
+    return guarded([&] {
+        require(sampler, "fathom_sampler_accept", "sampler");
+        if (token < 0)
+            fail(errc::ERRC_INVALID_ARGUMENT, "fathom_sampler_accept: token " + std::to_string(token) + " is negative");
+        sampler->s.accept(token);
+    });
+}
+
+extern "C" fathom_status fathom_sampler_reset(fathom_sampler* sampler) {
+    return guarded([&] {
+        require(sampler, "fathom_sampler_reset", "sampler");
+        sampler->s.reset();
+    });
+}
+
+extern "C" fathom_status fathom_sampler_seed(const fathom_sampler* sampler, uint64_t* seed) {
+    return guarded([&] {
+        require(sampler, "fathom_sampler_seed", "sampler");
+        require(seed, "fathom_sampler_seed", "seed");
+        *seed = sampler->s.seed();
+    });
+}
+
+// ------------------------------------------------------------------ generation
+
+extern "C" void fathom_generate_options_init(fathom_generate_options* opts) {
+    if (!opts) return;
+    *opts = fathom_generate_options{};
+    opts->struct_size = sizeof *opts;
+    opts->max_tokens = 128;
+    opts->seq = 0;
+    opts->stop_tokens = nullptr;
+    opts->n_stop_tokens = 0;
+    opts->ignore_eos = 0;
+}
+
+extern "C" fathom_status fathom_generate(fathom_session* session, fathom_sampler* sampler, const int32_t* prompt,
+                                         int64_t n_prompt, const fathom_generate_options* opts,
+                                         fathom_token_fn callback, void* user_data, fathom_generate_stats* stats) {
+    return guarded([&] {
+        const char* fn = "fathom_generate";
+        require(session, fn, "session");
+        require(sampler, fn, "sampler");
+        require(prompt, fn, "prompt");
+        fathom_generate_options o;
+        fathom_generate_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_generate_options");
+        if (stats) {  // validate the caller's struct_size before doing any work
+            size_t n;
+            std::memcpy(&n, stats, sizeof n);
+            if (n < sizeof(size_t) || n > sizeof(fathom_generate_stats))
+                fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": fathom_generate_stats.struct_size " +
+                                                      std::to_string(n) + " is invalid");
+        }
+        if (n_prompt < 1)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n_prompt must be >= 1 (got " +
+                                                  std::to_string(n_prompt) + ")");
+        if (o.max_tokens < -1)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": max_tokens must be >= -1 (got " +
+                                                  std::to_string(o.max_tokens) + ")");
+        if (o.n_stop_tokens < 0 || (o.n_stop_tokens > 0 && !o.stop_tokens))
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": stop_tokens is NULL or n_stop_tokens < 0");
+        check_seq(session, o.seq, fn);
+
+        fathom::session& s = *session->s;
+        const int64_t n_ctx = s.n_ctx();
+        const int64_t n_vocab = s.model().hp.n_vocab;
+        const int32_t start = s.seq_len(o.seq);
+        if (int64_t(start) + n_prompt > n_ctx)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": prompt of " + std::to_string(n_prompt) +
+                                                  " tokens does not fit: sequence " + std::to_string(o.seq) +
+                                                  " holds " + std::to_string(start) + " of n_ctx " +
+                                                  std::to_string(n_ctx) + " positions");
+        std::vector<int32_t> stop(o.stop_tokens, o.stop_tokens + o.n_stop_tokens);
+        const int32_t eos = s.model().hp.eos_id;
+        if (!o.ignore_eos && eos >= 0) stop.push_back(eos);
+
+        fathom_generate_stats st{};
+        st.struct_size = sizeof st;
+        std::vector<batch_token> batch(static_cast<size_t>(n_prompt));
+        for (int64_t i = 0; i < n_prompt; ++i)
+            batch[size_t(i)] = batch_token{prompt[i], int32_t(start + i), o.seq, i == n_prompt - 1};
+        auto t0 = std::chrono::steady_clock::now();
+        s.decode(batch);
+        st.prompt_seconds = seconds_since(t0);
+        st.n_prompt_tokens = n_prompt;
+        for (int64_t i = 0; i < n_prompt; ++i) sampler->s.accept(prompt[i]);
+
+        const float* logits = s.logits(0);
+        st.stop_reason = FATHOM_STOP_MAX_TOKENS;
+        batch.resize(1);
+        for (;;) {
+            if (o.max_tokens >= 0 && st.n_generated >= o.max_tokens) {
+                st.stop_reason = FATHOM_STOP_MAX_TOKENS;
+                break;
+            }
+            auto ts = std::chrono::steady_clock::now();
+            const int32_t tok = sampler->s.sample(logits, n_vocab);
+            st.sample_seconds += seconds_since(ts);
+            if (std::find(stop.begin(), stop.end(), tok) != stop.end()) {
+                st.stop_reason = FATHOM_STOP_TOKEN;
+                break;
+            }
+            const int32_t pos = s.seq_len(o.seq);
+            if (pos >= n_ctx) {
+                st.stop_reason = FATHOM_STOP_CONTEXT;
+                break;
+            }
+            sampler->s.accept(tok);
+            ++st.n_generated;
+            const bool stop_now = callback && callback(tok, user_data) != 0;
+            batch[0] = batch_token{tok, pos, o.seq, true};
+            auto td = std::chrono::steady_clock::now();
+            s.decode(batch);
+            st.decode_seconds += seconds_since(td);
+            ++st.n_decode_tokens;
+            logits = s.logits(0);
+            if (stop_now) {
+                st.stop_reason = FATHOM_STOP_CALLBACK;
+                break;
+            }
+        }
+        if (stats) write_struct(stats, &st, sizeof st, fn, "fathom_generate_stats");
+    });
+}
+
+// ------------------------------------------------------------------ conversion and synthesis
+
+extern "C" void fathom_convert_options_init(fathom_convert_options* opts) {
+    if (!opts) return;
+    *opts = fathom_convert_options{};
+    opts->struct_size = sizeof *opts;
+    opts->type = FATHOM_TYPE_F16;
+}
+
+extern "C" fathom_status fathom_convert(const char* src, const char* dst, const fathom_convert_options* opts) {
+    return guarded([&] {
+        const char* fn = "fathom_convert";
+        require(src, fn, "src");
+        require(dst, fn, "dst");
+        fathom_convert_options o;
+        fathom_convert_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_convert_options");
+        dtype t;
+        if (!dtype_of(o.type, &t))
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": type " + std::to_string(int(o.type)) +
+                                                  " is not F32, F16 or BF16");
+        auto t0 = std::chrono::steady_clock::now();
+        io::model_file f = io::load_model_file(src);
+        io::convert_to_gguf(f, dst, t);
+        char line[512];
+        std::snprintf(line, sizeof line, "converted %s -> %s (%s) in %.2f s", src, dst, dtype_name(t), seconds_since(t0));
+        log(FATHOM_LOG_INFO, line);
+    });
+}
+
+extern "C" void fathom_synth_options_init(fathom_synth_options* opts) {
+    if (!opts) return;
+    *opts = fathom_synth_options{};
+    opts->struct_size = sizeof *opts;
+    opts->arch = "llama";
+    opts->shape = "tiny";
+    opts->type = FATHOM_TYPE_F32;
+    opts->seed = 1;
+    opts->n_threads = 0;
+}
+
+extern "C" const char* fathom_synth_shapes(void) {
+    static const std::string list = synth_shape_list();
+    return list.c_str();
+}
+
+extern "C" fathom_status fathom_synth(const fathom_synth_options* opts, const char* out_path) {
+    return guarded([&] {
+        const char* fn = "fathom_synth";
+        require(out_path, fn, "out_path");
+        fathom_synth_options o;
+        fathom_synth_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_synth_options");
+        require(o.arch, fn, "opts->arch");
+        require(o.shape, fn, "opts->shape");
+        synth_params p;
+        p.arch = o.arch;
+        p.shape = o.shape;
+        if (!dtype_of(o.type, &p.type))
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": type " + std::to_string(int(o.type)) +
+                                                  " is not F32, F16 or BF16");
+        p.seed = o.seed;
+        if (o.n_threads < 0)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n_threads must be >= 0 (got " +
+                                                  std::to_string(o.n_threads) + ")");
+        p.n_threads = o.n_threads;
+        auto t0 = std::chrono::steady_clock::now();
+        synth_model(p, out_path);
+        char line[512];
+        std::snprintf(line, sizeof line, "synthesised %s %s (%s) -> %s in %.2f s", o.arch, o.shape,
+                      dtype_name(p.type), out_path, seconds_since(t0));
+        log(FATHOM_LOG_INFO, line);
+    });
+}
