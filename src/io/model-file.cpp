@@ -158,9 +158,13 @@ std::string meta_value::to_display() const {
         case gguf_type::GGUF_BOOL: return u ? "true" : "false";
         case gguf_type::GGUF_STRING: return quote(s, 80);
         case gguf_type::GGUF_ARRAY: {
-            if (arr.size() > 8)
-                return "[" + std::to_string(arr.size()) + " x " + gguf_type_name(arr_type) + "]";
             std::string out = "[";
+            if (arr.size() > 8) {  // appended piecewise: GCC 12 warns (-Wrestrict) on "[" + to_string(...)
+                out += std::to_string(arr.size());
+                out += " x ";
+                out += gguf_type_name(arr_type);
+                return out + "]";
+            }
             for (size_t k = 0; k < arr.size(); ++k) {
                 if (k) out += ", ";
                 out += arr[k].type == gguf_type::GGUF_STRING ? quote(arr[k].s, 24) : arr[k].to_display();
