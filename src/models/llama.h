@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "io/model-file.h"
+#include "nn/rope.h"  // rope_order
 
 namespace fathom {
 
-enum class rope_order { ROPE_ORDER_NORMAL, ROPE_ORDER_NEOX };  // pairs (2i, 2i+1) | pairs (i, i + d/2)
 enum class rope_scaling { ROPE_SCALING_NONE, ROPE_SCALING_LINEAR, ROPE_SCALING_LLAMA3 };
 
 struct llama_hparams {
@@ -64,7 +64,9 @@ public:
     io::model_file file;
     llama_hparams hp;
     llama_weights w;
-    std::vector<float> inv_freq;  // (n_rot/2) RoPE inverse frequencies after scaling
+    // (n_rot/2) RoPE inverse frequencies with rope_freqs divisors and the linear factor folded in:
+    // the angle of pair i at position p is p * inv_freq[i].
+    std::vector<float> inv_freq;
 };
 
 }  // namespace fathom
