@@ -301,6 +301,7 @@ TEST(conversions, bf16_round_trip_ties_nan) {
 
 // ---- dispatch
 
+#if defined(__x86_64__)
 std::set<std::string> cpuinfo_flags() {
     std::ifstream in("/proc/cpuinfo");
     std::string line;
@@ -314,6 +315,7 @@ std::set<std::string> cpuinfo_flags() {
     }
     return flags;
 }
+#endif
 
 TEST(dispatch, names_levels_and_selection) {
     using kernels::isa;
