@@ -62,14 +62,15 @@ private:
         int32_t token;
         double w;  // unnormalised probability exp((logit - max) / T)
     };
-    // Strict orders (higher first, then lower token id), so partial sorts are deterministic.
-    static bool better_logit(const cand& a, const cand& b) {
+    // Candidate order: higher logit first, then lower token id (strict, so every sort is deterministic).
+    static bool better(const cand& a, const cand& b) {
         return a.logit > b.logit || (a.logit == b.logit && a.token < b.token);
     }
-    static bool better_w(const cand& a, const cand& b) { return a.w > b.w || (a.w == b.w && a.token < b.token); }
     const float* penalised(const float* logits, int64_t n_vocab);
-    // Fills cand_ with the kept candidates (w set, top-p/min-p applied) and returns their total weight.
+    // Decides the kept set and returns its total weight. Either `dense_` (every token i with w_[i] >= dense_min_w_
+    // is kept; no sort was needed) or the list cand_.
     double build_candidates(const float* logits, int64_t n_vocab);
+    void top_p_cut(double target);  // keeps the smallest prefix of cand_ (in `better` order) reaching target
 
     sampler_params params_;
     uint64_t seed_;
@@ -77,7 +78,11 @@ private:
     std::deque<int32_t> history_;               // the window (bounded by penalty_last_n unless -1)
     std::unordered_map<int32_t, int32_t> counts_;  // occurrences of each token in the window
     std::vector<float> work_;                   // penalised copy of the logits
-    std::vector<cand> cand_;
+    std::vector<cand> cand_, sorted_;
+    std::vector<float> w_;                      // dense weights exp((logit - max) / T)
+    std::vector<uint32_t> bin_;                 // bucket of each candidate (top-p on large sets)
+    bool dense_ = false;
+    float dense_min_w_ = 0.0f;
 };
 
 }  // namespace fathom
