@@ -12,6 +12,8 @@ nlohmann::json parse_json(const std::string& text, const std::string& name);
 // Reads a whole (small) text file; throws ERRC_IO naming it. `limit` bounds the size read.
 std::string read_text_file(const std::string& path, size_t limit);
 bool file_exists(const std::string& path);
+// nlohmann's exception text without its "[json.exception.parse_error.101] " prefix.
+std::string json_error_text(const std::exception& e);
 
 // Adds tokenizer.ggml.* / tokenizer.chat_template keys from DIR/tokenizer.json (and tokenizer_config.json)
 // when tokenizer.json exists. `n_vocab` is the model vocabulary size (config vocab_size).

@@ -17,8 +17,19 @@ nlohmann::json parse_json(const std::string& text, const std::string& name) {
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-        fail(errc::ERRC_FORMAT, name + ": invalid JSON: " + e.what());
+        fail(errc::ERRC_FORMAT, name + ": invalid JSON: " + json_error_text(e));
     }
+}
+
+std::string json_error_text(const std::exception& e) {
+    std::string s = e.what();
+    if (s.rfind("[json.exception.", 0) == 0) {
+        size_t close = s.find("] ");
+        if (close != std::string::npos) s = s.substr(close + 2);
+    }
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
 }
 
 std::string read_text_file(const std::string& path, size_t limit) {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/model-file.h"
+#include "io/hf-internal.h"
 
 namespace fathom::io {
 
@@ -55,7 +55,7 @@ std::vector<tensor_entry> parse_safetensors(const uint8_t* data, size_t size, co
     try {
         header = nlohmann::json::parse(data + 8, data + 8 + header_len);
     } catch (const nlohmann::json::exception& e) {
-        bad_file(name, std::string("invalid safetensors JSON header: ") + e.what());
+        bad_file(name, "invalid safetensors JSON header: " + detail::json_error_text(e));
     }
     if (!header.is_object()) bad_file(name, "safetensors header is not a JSON object");
 
