@@ -15,7 +15,15 @@
 
 #if defined(FATHOM_HAVE_BLAS)
 #include <cblas.h>
-extern "C" void openblas_set_num_threads(int num_threads);
+#include <cstdlib>
+#include <strings.h>
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+// OpenBLAS DYNAMIC_ARCH internals, weak so that a BLAS without them still links (they are then null).
+char* openblas_get_corename(void) __attribute__((weak));
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+}
 #endif
 
 namespace fathom::nn {
@@ -73,9 +81,31 @@ void matmul_kernel_path(thread_pool& pool, kernels::matmul_rows_fn fn, const uin
 }
 
 #if defined(FATHOM_HAVE_BLAS)
+// OpenBLAS 0.3.21 (Debian 12) does not know newer Xeon models (e.g. family 6 model 207) and falls back to its
+// SSE2 "Prescott" kernels, 5x slower than its AVX-512 ones. When that happened and the CPU has AVX-512 / AVX2
+// (CPUID + XGETBV), re-run its core selection with OPENBLAS_CORETYPE set. A user-set OPENBLAS_CORETYPE is kept.
+void fix_openblas_core() {
+    if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+    if (std::getenv("OPENBLAS_CORETYPE")) return;
+    const char* core = openblas_get_corename();
+    if (!core || strcasecmp(core, "prescott") != 0) return;
+    const kernels::cpu_features& f = kernels::detect_cpu();
+    const char* want = nullptr;
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.os_avx512) want = "SkylakeX";
+    else if (f.avx2 && f.fma && f.os_avx) want = "Haswell";
+    if (!want) return;
+    setenv("OPENBLAS_CORETYPE", want, 0);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 void blas_single_thread_once() {
     static std::once_flag once;
-    std::call_once(once, [] { openblas_set_num_threads(1); });
+    std::call_once(once, [] {
+        fix_openblas_core();
+        openblas_set_num_threads(1);
+    });
 }
 
 // Rows of W converted to F32 per sgemm call: about 1 MiB of scratch, a multiple of the row block.
