@@ -62,6 +62,8 @@ public:
         if (it == j_.end() || !it->is_number()) bad(key, "a positive number");
         double v = it->get<double>();
         if (!(v > 0) || !std::isfinite(v)) bad(key, "a positive number");
+        const float fv = float(v);  // stored as float32 in GGUF
+        if (!(fv > 0) || std::isinf(fv)) bad(key, "a positive number in float32 range");
         return v;
     }
     double pos_num(const std::string& key, double def) const { return has(key) ? pos_num(key) : def; }
@@ -230,6 +232,9 @@ model_file parse_hf_config(const std::string& json_text, const std::string& name
                     divisor = 1.0 / ((1.0 - smooth) / factor + smooth);
                 }
                 out[k] = float(divisor);
+                if (!(out[k] > 0) || std::isinf(out[k]))
+                    fail(errc::ERRC_FORMAT, name + ": field 'rope_scaling': factors give an unusable frequency divisor " +
+                                                std::to_string(divisor));
             }
             tensor_entry t;
             t.name = "rope_freqs.weight";
