@@ -2,7 +2,10 @@
 // table, F16/BF16 rounding (core/dtype.h and the tables), and CPU dispatch.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -354,6 +357,58 @@ TEST(dispatch, names_levels_and_selection) {
     EXPECT_EQ(kernels::matmul_rows_for(s, dtype::DTYPE_BF16), s.matmul_rows_bf16);
     EXPECT_EQ(kernels::matmul_rows_for(s, dtype::DTYPE_Q4_0), nullptr);
     EXPECT_EQ(kernels::matmul_rows_for(s, dtype::DTYPE_I32), nullptr);
+}
+
+// Checks FATHOM_ISA when it is set (the child runs below set it) and prints the active level for the parent.
+TEST(dispatch, active_honours_env) {
+    const char* env = std::getenv("FATHOM_ISA");
+    const kernels::isa level = kernels::active().level;
+    std::printf("active=%s\n", kernels::isa_name(level));
+    if (!env) return;
+    for (kernels::isa i : {kernels::isa::ISA_SCALAR, kernels::isa::ISA_AVX2, kernels::isa::ISA_AVX512,
+                           kernels::isa::ISA_NEON})
+        if (std::string(env) == kernels::isa_name(i) && kernels::for_isa(i)) {
+            EXPECT_EQ(level, i);
+        }
+}
+
+std::string run_child(const std::string& isa) {
+    char self[4096];
+    const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return "";
+    self[len] = 0;
+    const std::string cmd =
+        "FATHOM_ISA=" + isa + " '" + self + "' --gtest_filter=dispatch.active_honours_env 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return "";
+    std::string out;
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    pclose(p);
+    return out;
+}
+
+TEST(dispatch, env_override_in_child_process) {
+    using kernels::isa;
+    isa best = isa::ISA_SCALAR;
+    for (isa i : {isa::ISA_NEON, isa::ISA_AVX2, isa::ISA_AVX512})
+        if (kernels::for_isa(i)) best = i;
+    const std::string best_line = std::string("active=") + kernels::isa_name(best);
+    std::string out = run_child("scalar");
+    EXPECT_NE(out.find("active=scalar"), std::string::npos) << out;
+    EXPECT_NE(out.find("PASSED"), std::string::npos) << out;
+    for (isa i : {isa::ISA_AVX2, isa::ISA_AVX512, isa::ISA_NEON}) {
+        out = run_child(kernels::isa_name(i));
+        if (kernels::for_isa(i)) {
+            EXPECT_NE(out.find(std::string("active=") + kernels::isa_name(i)), std::string::npos) << out;
+        } else {  // unavailable: warning, then the best table
+            EXPECT_NE(out.find("not available"), std::string::npos) << out;
+            EXPECT_NE(out.find(best_line), std::string::npos) << out;
+        }
+    }
+    out = run_child("bogus");
+    EXPECT_NE(out.find("unknown FATHOM_ISA"), std::string::npos) << out;
+    EXPECT_NE(out.find(best_line), std::string::npos) << out;
 }
 
 TEST(dispatch, cpu_features_agree_with_proc_cpuinfo) {
