@@ -164,6 +164,10 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
     dims.head_dim = hd;
     dims.n_ctx = n_ctx;
 
+    int64_t n_out = 0;  // rows that asked for logits
+    for (int64_t t = 0; t < n; ++t) n_out += batch[t].logits ? 1 : 0;
+    int64_t n_rows = n;  // rows still computed: after the last layer's attention, only the n_out marked ones
+
     const float* first_norm = f32(w.layers[0].attn_norm);
     for_rows(pool, n, n_embd, [&](int64_t b, int64_t e, int) {
         for (int64_t t = b; t < e; ++t) kt.rms_norm_f32(x + t * n_embd, first_norm, eps, xb + t * n_embd, n_embd);
@@ -196,30 +200,46 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
             }
         });
 
+        const bool last = l + 1 == hp.n_layer;
+        if (last && n_out == 0) break;  // K/V are written; nothing downstream is needed
         for (size_t i = 0; i < att_seqs.size(); ++i) {
             att_seqs[i].k = k_block(l, att_seq_id[i]);
             att_seqs[i].vt = v_block(l, att_seq_id[i]);
         }
         nn::attention(pool, dims, att_seqs.data(), int64_t(att_seqs.size()), q, n_q, ao, n_q, att_scratch);
 
-        nn::matmul(pool, *L.wo, ao, n_q, n, xb, n_embd);
+        if (last && n_out < n) {
+            // The rest of the last layer and the output only matter for marked rows: move them to the front.
+            int64_t j = 0;
+            for (int64_t t = 0; t < n; ++t) {
+                if (!batch[t].logits) continue;
+                if (j != t) {
+                    std::memcpy(ao + j * n_q, ao + t * n_q, size_t(n_q) * sizeof(float));
+                    std::memcpy(x + j * n_embd, x + t * n_embd, size_t(n_embd) * sizeof(float));
+                }
+                ++j;
+            }
+            n_rows = n_out;
+        }
+
+        nn::matmul(pool, *L.wo, ao, n_q, n_rows, xb, n_embd);
         const float* ffn_norm = f32(L.ffn_norm);
-        for_rows(pool, n, 2 * n_embd, [&](int64_t b, int64_t e, int) {
+        for_rows(pool, n_rows, 2 * n_embd, [&](int64_t b, int64_t e, int) {
             for (int64_t t = b; t < e; ++t) {
                 kt.axpy_f32(1.0f, xb + t * n_embd, x + t * n_embd, n_embd);
                 kt.rms_norm_f32(x + t * n_embd, ffn_norm, eps, xb + t * n_embd, n_embd);
             }
         });
 
-        nn::matmul(pool, *L.w_gate, xb, n_embd, n, gate, n_ff);
-        nn::matmul(pool, *L.w_up, xb, n_embd, n, up, n_ff);
-        for_rows(pool, n, 2 * n_ff, [&](int64_t b, int64_t e, int) {
+        nn::matmul(pool, *L.w_gate, xb, n_embd, n_rows, gate, n_ff);
+        nn::matmul(pool, *L.w_up, xb, n_embd, n_rows, up, n_ff);
+        for_rows(pool, n_rows, 2 * n_ff, [&](int64_t b, int64_t e, int) {
             kt.silu_mul_f32(gate + b * n_ff, up + b * n_ff, gate + b * n_ff, (e - b) * n_ff);
         });
-        nn::matmul(pool, *L.w_down, gate, n_ff, n, xb, n_embd);
+        nn::matmul(pool, *L.w_down, gate, n_ff, n_rows, xb, n_embd);
 
         const float* next_norm = l + 1 < hp.n_layer ? f32(w.layers[size_t(l + 1)].attn_norm) : nullptr;
-        for_rows(pool, n, 2 * n_embd, [&](int64_t b, int64_t e, int) {
+        for_rows(pool, n_rows, 2 * n_embd, [&](int64_t b, int64_t e, int) {
             for (int64_t t = b; t < e; ++t) {
                 kt.axpy_f32(1.0f, xb + t * n_embd, x + t * n_embd, n_embd);
                 if (next_norm) kt.rms_norm_f32(x + t * n_embd, next_norm, eps, xb + t * n_embd, n_embd);
@@ -227,12 +247,13 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
         });
     }
 
-    // Final norm and output projection only for the rows that asked for logits (gathered to the front of xb).
-    int64_t n_out = 0;
+    // Final norm and output projection of the marked rows, which are rows [0, n_out) now (all rows if all marked).
+    if (n_out == 0) return;
     const float* out_norm = f32(w.output_norm);
-    for (int64_t t = 0; t < n; ++t)
-        if (batch[t].logits) kt.rms_norm_f32(x + t * n_embd, out_norm, eps, xb + (n_out++) * n_embd, n_embd);
-    if (n_out > 0) nn::matmul(pool, *w.output, xb, n_embd, n_out, logits_out, hp.n_vocab);
+    for_rows(pool, n_out, n_embd, [&](int64_t b, int64_t e, int) {
+        for (int64_t t = b; t < e; ++t) kt.rms_norm_f32(x + t * n_embd, out_norm, eps, xb + t * n_embd, n_embd);
+    });
+    nn::matmul(pool, *w.output, xb, n_embd, n_out, logits_out, hp.n_vocab);
 }
 
 session::session(const llama_model& model, const session_params& params)

@@ -25,13 +25,13 @@ void add_f32(io::model_file& f, const std::string& name, std::vector<int64_t> ne
     int64_t n = 1;
     for (int64_t d : ne) n *= d;
     std::normal_distribution<float> dist(mean, stddev);
-    const size_t esize = type == dtype::DTYPE_F32 ? 4 : 2;
+    const size_t esize = dtype_info(type).type_size;  // F32/F16/BF16 values; other 4-byte types get F32 bits
     auto buf = std::make_shared<aligned_buffer>(size_t(n) * esize);
     for (int64_t i = 0; i < n; ++i) {
         const float v = dist(rng);
-        if (type == dtype::DTYPE_F32) buf->as<float>()[i] = v;
+        if (esize == 4) buf->as<float>()[i] = v;
         else if (type == dtype::DTYPE_F16) buf->as<uint16_t>()[i] = f32_to_f16(v);
-        else buf->as<uint16_t>()[i] = f32_to_bf16(v);
+        else if (type == dtype::DTYPE_BF16) buf->as<uint16_t>()[i] = f32_to_bf16(v);
     }
     io::tensor_entry t;
     t.name = name;

@@ -70,6 +70,17 @@ TEST(session, decode_with_cache_matches_one_batch) {
         session s(*m, params(64));
         EXPECT_LE(max_rel_diff(run_steps(s, *m, tokens, {1, 13, 7, 2, 33, 8}), ref), 1e-5);
     }
+    {
+        // Prefill without logits (the last layer stops after writing K/V), then decode.
+        session s(*m, params(64));
+        std::vector<batch_token> b;
+        for (int32_t i = 0; i < 40; ++i) b.push_back({tokens[size_t(i)], i, 0, false});
+        s.decode(b);
+        EXPECT_EQ(s.n_logits(), 0);
+        const std::vector<int32_t> rest(tokens.begin() + 40, tokens.end());
+        logits_t got = run_steps(s, *m, rest, std::vector<int64_t>(24, 1), 40);
+        EXPECT_LE(max_rel_diff(got, logits_t(ref.begin() + 40, ref.end())), 1e-5);
+    }
     // A batch larger than n_batch is split internally into chunks.
     EXPECT_LE(max_rel_diff(test::run_one_batch(*m, tokens, 2, 7), ref), 1e-5);
 }
@@ -95,8 +106,8 @@ TEST(session, long_sequence_decode_matches_one_batch) {
         const logits_t ref = test::run_one_batch(*m, tokens, 2, 1024);
         for (int threads : {2, 3}) {
             session s(*m, params(n, 1, threads));
-            std::vector<int64_t> steps = {300, 129};
-            steps.insert(steps.end(), size_t(n - 429), 1);
+            std::vector<int64_t> steps = {520, 80};  // crosses key blocks; then decodes with >= 600 keys
+            steps.insert(steps.end(), size_t(n - 600), 1);
             EXPECT_LE(max_rel_diff(run_steps(s, *m, tokens, steps), ref), 1e-5) << "n_head_kv " << n_kv << ", threads " << threads;
         }
     }
