@@ -17,7 +17,9 @@ namespace {
 
 constexpr uint32_t k_default_alignment = 32;
 constexpr int k_max_nesting = 8;                           // nested array depth
-constexpr uint64_t k_max_meta_elements = uint64_t(1) << 24;  // array elements over all metadata
+constexpr uint64_t k_max_meta_elements = uint64_t(1) << 22;  // array elements over all metadata (~4M)
+constexpr uint64_t k_max_count = uint64_t(1) << 20;          // tensors, metadata keys
+constexpr uint64_t k_max_reserve = 4096;                     // never reserve more than this from a file's count
 constexpr uint64_t k_min_tensor_info = 8 + 4 + 8 + 4 + 8;  // empty name, 1 dim, type, offset
 constexpr uint64_t k_min_kv = 8 + 4 + 1;                   // empty key, type, 1-byte value
 
@@ -136,7 +138,7 @@ struct meta_parser {
                     r.error(errc::ERRC_FORMAT, what.str() + ": metadata arrays hold more than " +
                                                    std::to_string(k_max_meta_elements) + " elements in total");
                 v.arr_type = gguf_type(et);
-                v.arr.reserve(size_t(n));
+                v.arr.reserve(size_t(std::min(n, k_max_reserve)));
                 for (uint64_t k = 0; k < n; ++k) v.arr.push_back(value(et, key, depth + 1));
                 break;
             }
@@ -173,11 +175,17 @@ model_file parse_gguf(const uint8_t* data, size_t size, const std::string& name)
     if (n_tensors > r.remaining() / k_min_tensor_info)
         r.error(errc::ERRC_FORMAT, "tensor count " + std::to_string(n_tensors) + " exceeds what the remaining " +
                                        std::to_string(r.remaining()) + " bytes can hold");
+    if (n_kv > k_max_count)
+        r.error(errc::ERRC_FORMAT, "metadata count " + std::to_string(n_kv) + " exceeds the limit of " +
+                                       std::to_string(k_max_count));
+    if (n_tensors > k_max_count)
+        r.error(errc::ERRC_FORMAT, "tensor count " + std::to_string(n_tensors) + " exceeds the limit of " +
+                                       std::to_string(k_max_count));
 
     // ---- metadata
     meta_parser mp{r};
     std::set<std::string> keys;
-    m.meta.reserve(size_t(n_kv));
+    m.meta.reserve(size_t(std::min(n_kv, k_max_reserve)));
     for (uint64_t k = 0; k < n_kv; ++k) {
         std::string key = r.str("metadata key #" + std::to_string(k));
         if (!keys.insert(key).second) r.error(errc::ERRC_FORMAT, "duplicate metadata key '" + key + "'");
@@ -200,8 +208,8 @@ model_file parse_gguf(const uint8_t* data, size_t size, const std::string& name)
         size_t idx;
     };
     std::vector<info> infos;
-    infos.reserve(size_t(n_tensors));
-    m.tensors.reserve(size_t(n_tensors));
+    infos.reserve(size_t(std::min(n_tensors, k_max_reserve)));
+    m.tensors.reserve(size_t(std::min(n_tensors, k_max_reserve)));
     std::set<std::string> names;
     for (uint64_t k = 0; k < n_tensors; ++k) {
         tensor_entry t;

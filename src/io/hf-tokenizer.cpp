@@ -64,7 +64,7 @@ std::string token_text(const json& j) {
 void add_hf_tokenizer(model_file& m, const std::string& dir, int64_t n_vocab) {
     const std::string path = dir + "/tokenizer.json";
     if (!file_exists(path)) return;
-    const json tok = parse_json(read_text_file(path, size_t(1) << 30), path);
+    const json tok = parse_json(read_text_file(path, size_t(256) << 20), path);
     if (!tok.is_object()) tok_fail(path, "expected a JSON object at the top level");
     auto mi = tok.find("model");
     if (mi == tok.end() || !mi->is_object()) tok_fail(path, "missing 'model' object");
@@ -81,6 +81,9 @@ void add_hf_tokenizer(model_file& m, const std::string& dir, int64_t n_vocab) {
     std::vector<bool> seen;
     auto put = [&](int64_t id, const std::string& text, float score, int32_t ttype, const char* where) {
         if (id < 0 || id >= k_max_vocab) tok_fail(path, std::string(where) + ": token id " + std::to_string(id) + " is out of range");
+        if (id >= n_vocab)
+            tok_fail(path, std::string(where) + ": token id " + std::to_string(id) +
+                               " is outside the model vocabulary (vocab_size " + std::to_string(n_vocab) + ")");
         if (size_t(id) >= tokens.size()) {
             tokens.resize(size_t(id) + 1);
             scores.resize(size_t(id) + 1, 0.0f);
@@ -129,9 +132,6 @@ void add_hf_tokenizer(model_file& m, const std::string& dir, int64_t n_vocab) {
             put(id, e["content"].get<std::string>(), 0.0f, special ? k_tok_control : k_tok_user, "added_tokens");
         }
     }
-    if (int64_t(tokens.size()) > n_vocab)
-        tok_fail(path, "token id " + std::to_string(tokens.size() - 1) + " is outside the model vocabulary (vocab_size " +
-            std::to_string(n_vocab) + ")");
     if (tokens.size() < size_t(n_vocab)) {
         tokens.resize(size_t(n_vocab));
         scores.resize(size_t(n_vocab), 0.0f);

@@ -197,6 +197,13 @@ model_file read_hf(const std::string& dir_in) {
     }
     std::stable_sort(m.tensors.begin(), m.tensors.end(),
                      [](const tensor_entry& a, const tensor_entry& b) { return order_key(a.name) < order_key(b.name); });
+    // The embedding fixes the real vocabulary size (the tokenizer is padded up to it).
+    const tensor_entry* emb = m.find_tensor("token_embd.weight");
+    if (!emb) fail(errc::ERRC_FORMAT, dir + ": missing tensor 'model.embed_tokens.weight'");
+    if (emb->ne.size() != 2 || emb->ne[1] != n_vocab)
+        fail(errc::ERRC_FORMAT, dir + ": tensor 'model.embed_tokens.weight' has " +
+                                    std::to_string(emb->ne.size() == 2 ? emb->ne[1] : 0) +
+                                    " rows but config.json vocab_size is " + std::to_string(n_vocab));
     detail::add_hf_tokenizer(m, dir, n_vocab);
     m.index();
     return m;

@@ -180,7 +180,14 @@ hf("hf-cfg-unknown-arch", "UNSUPPORTED", "architecture 'GPT2LMHeadModel' is not 
 cfg = dict(CONFIG); cfg["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0}
 hf("hf-cfg-rope-yarn", "UNSUPPORTED", "rope_scaling type 'yarn' is not supported", config=cfg)
 hf("hf-no-weights", "IO", "no model.safetensors or model.safetensors.index.json")
-hf("hf-tokenizer-malformed", "FORMAT", "tokenizer.json: invalid JSON", weights=st(NORM, NORM_DATA),
+EMB = {"model.embed_tokens.weight": {"dtype": "F32", "shape": [16, 8], "data_offsets": [0, 512]}}
+EMB_DATA = struct.pack("<128f", *range(128))
+hf("hf-missing-embedding", "FORMAT", "missing tensor 'model.embed_tokens.weight'", weights=st(NORM, NORM_DATA))
+hf("hf-vocab-mismatch", "FORMAT", "has 16 rows but config.json vocab_size is 32",
+   config=dict(CONFIG, vocab_size=32), weights=st(EMB, EMB_DATA))
+hf("hf-tokenizer-id-huge", "FORMAT", "token id 4294967296 is out of range", weights=st(EMB, EMB_DATA),
+   extra={"tokenizer.json": b'{"model": {"type": "BPE", "vocab": {"a": 0, "b": 4294967296}}}'})
+hf("hf-tokenizer-malformed", "FORMAT", "tokenizer.json: invalid JSON", weights=st(EMB, EMB_DATA),
    extra={"tokenizer.json": b'{"model": {"type": "BPE", "vocab": {"a": 0,}}}'})
 hf("hf-index-missing-shard", "IO", "model-00001-of-00002.safetensors: cannot open",
    extra={"model.safetensors.index.json":
