@@ -59,6 +59,9 @@ struct w_bf16 {
     }
 };
 
+// Software prefetch distance along each weight row (as in the AVX-512 file).
+constexpr size_t k_prefetch_bytes = 2048;
+
 // R weight rows x T tokens (R*T + R + 1 <= 16 ymm registers): each weight vector loaded once feeds T FMAs.
 template <class W, int R, int T>
 inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n) {
@@ -68,7 +71,11 @@ inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = W::load(w + size_t(r) * rb + size_t(i) * W::esize);
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* p = w + size_t(r) * rb + size_t(i) * W::esize;
+            wv[r] = W::load(p);
+            _mm_prefetch(reinterpret_cast<const char*>(p + k_prefetch_bytes), _MM_HINT_T0);
+        }
         for (int t = 0; t < T; ++t) {
             const __m256 xv = _mm256_loadu_ps(x + t * ldx + i);
             for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);

@@ -52,6 +52,10 @@ struct w_bf16 {
     static __m512 load_mask(const uint8_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
 };
 
+// Software prefetch distance along each weight row: measured ~10-15% more single-thread GEMV bandwidth than the
+// hardware prefetchers alone (2048 bytes beat 512 and 1024 on this Xeon).
+constexpr size_t k_prefetch_bytes = 2048;
+
 // R weight rows x T tokens: every weight vector loaded once feeds T FMAs.
 template <class W, int R, int T>
 inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n) {
@@ -61,7 +65,11 @@ inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = W::load(w + size_t(r) * rb + size_t(i) * W::esize);
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* p = w + size_t(r) * rb + size_t(i) * W::esize;
+            wv[r] = W::load(p);
+            _mm_prefetch(reinterpret_cast<const char*>(p + k_prefetch_bytes), _MM_HINT_T0);
+        }
         for (int t = 0; t < T; ++t) {
             const __m512 xv = _mm512_loadu_ps(x + t * ldx + i);
             for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
