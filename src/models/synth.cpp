@@ -28,15 +28,63 @@ constexpr uint64_t k_gamma = 0x9e3779b97f4a7c15ull;
 
 uint64_t tensor_key(uint64_t seed, uint64_t tensor) { return mix64(mix64(seed + k_gamma) ^ (tensor + 1) * k_gamma); }
 
-// Two independent normal(0, sd) values for pair j of a tensor's stream (Box-Muller on 2 x 24 random bits).
-inline void normal_pair(uint64_t key, uint64_t j, float* a, float* b) {
-    const uint64_t h = mix64(key + (j + 1) * k_gamma);
-    const float u1 = (float(h >> 40) + 0.5f) * 0x1.0p-24f;  // (0, 1)
-    const float u2 = float(h & 0xffffffu) * 0x1.0p-24f;     // [0, 1)
-    const float r = k_weight_sd * std::sqrt(-2.0f * std::log(u1));
-    const float t = 6.28318530717958647692f * u2;
-    *a = r * std::cos(t);
-    *b = r * std::sin(t);
+// ln(x) for x in (0, 1]: exponent from the bits, mantissa folded into [sqrt(1/2), sqrt(2)), atanh series.
+// Branch-free float arithmetic so that loops over it vectorise; relative error ~1e-7.
+inline float fast_log(float x) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    uint32_t mb = (bits & 0x7fffffu) | 0x3f800000u;  // mantissa as a float in [1, 2)
+    const uint32_t big = mb > 0x3fb504f3u ? 1u : 0u;     // > sqrt(2): halve it, bump the exponent
+    mb -= big << 23;
+    const int32_t e = int32_t(bits >> 23) - 127 + int32_t(big);
+    float m;
+    std::memcpy(&m, &mb, 4);
+    const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;  // |t| <= 0.1716
+    const float series = t * (2.0f + t2 * (0.666666667f + t2 * (0.4f + t2 * (0.285714286f + t2 * 0.222222222f))));
+    return float(e) * 0.693147181f + series;
+}
+
+// Fills out[0, 2n) with n pairs (pairs j0 .. j0+n-1 of the stream `key`) of independent normal(0, sd) values:
+// Box-Muller on 2 x 24 random bits of mix64(key + (j + 1) * gamma), with polynomial log/sin/cos so the loop
+// vectorises. n <= k_block.
+constexpr int64_t k_block = 256;
+void normal_pairs(uint64_t key, uint64_t j0, int64_t n, float* out) {
+    float u1[k_block], u2[k_block];
+    for (int64_t j = 0; j < n; ++j) {
+        const uint64_t h = mix64(key + (j0 + uint64_t(j) + 1) * k_gamma);
+        u1[j] = (float(h >> 40) + 1.0f) * 0x1.0p-24f;  // (0, 1], exact in float
+        u2[j] = float(h & 0xffffffu) * 0x1.0p-24f;     // [0, 1)
+    }
+    for (int64_t j = 0; j < n; ++j) {
+        const float x = -2.0f * fast_log(u1[j]);  // in [0, 34]
+        // sqrt(x) = x * rsqrt(x): bit-trick estimate and three Newton steps (no libm call, so this vectorises)
+        uint32_t xb;
+        std::memcpy(&xb, &x, 4);
+        const uint32_t yb = 0x5f3759dfu - (xb >> 1);
+        float y;
+        std::memcpy(&y, &yb, 4);
+        y = y * (1.5f - 0.5f * x * y * y);
+        y = y * (1.5f - 0.5f * x * y * y);
+        y = y * (1.5f - 0.5f * x * y * y);
+        const float r = k_weight_sd * x * y;
+        // angle 2*pi*u2 = q*pi/2 + phi with q = round(4*u2) (u2 >= 0, so truncation rounds), |phi| <= pi/4
+        const int32_t qi = int32_t(u2[j] * 4.0f + 0.5f);
+        const float phi = (u2[j] - float(qi) * 0.25f) * 6.28318531f, p2 = phi * phi;
+        const float sn = phi * (1.0f + p2 * (-1.66666667e-1f + p2 * (8.33333333e-3f + p2 * -1.98412698e-4f)));
+        const float cs = 1.0f + p2 * (-0.5f + p2 * (4.16666667e-2f + p2 * (-1.38888889e-3f + p2 * 2.48015873e-5f)));
+        // cos(q*pi/2 + phi), sin(q*pi/2 + phi): odd q swaps sin and cos; signs from the quadrant
+        uint32_t snb, csb;
+        std::memcpy(&snb, &sn, 4);
+        std::memcpy(&csb, &cs, 4);
+        const uint32_t q = uint32_t(qi), swap = 0u - (q & 1u);
+        uint32_t cb = ((csb & ~swap) | (snb & swap)) ^ (((q + 1u) & 2u) << 30);
+        uint32_t sb = ((snb & ~swap) | (csb & swap)) ^ ((q & 2u) << 30);
+        float c, sv;
+        std::memcpy(&c, &cb, 4);
+        std::memcpy(&sv, &sb, 4);
+        out[2 * j] = r * c;
+        out[2 * j + 1] = r * sv;
+    }
 }
 
 const synth_shape* find_shape(const std::string& name) {
@@ -74,9 +122,9 @@ std::string synth_shape_list() {
 }
 
 float synth_weight(uint64_t seed, uint64_t tensor, uint64_t i) {
-    float a, b;
-    normal_pair(tensor_key(seed, tensor), i / 2, &a, &b);
-    return (i & 1) ? b : a;
+    float pair[2];
+    normal_pairs(tensor_key(seed, tensor), i / 2, 1, pair);
+    return pair[i & 1];
 }
 
 io::model_file synth_layout(const synth_params& p) {
@@ -154,11 +202,12 @@ void synth_model(const synth_params& p, const std::string& path) {
             float* buf = scratch[size_t(th)].data();
             for (int64_t c = cb; c < ce; ++c) {
                 const int64_t i0 = c * k_chunk, len = std::min(k_chunk, n - i0);
-                for (int64_t i = 0; i < len; i += 2) {
-                    float a, b;
-                    normal_pair(key, uint64_t(i0 + i) / 2, &a, &b);
-                    buf[i] = a;
-                    if (i + 1 < len) buf[i + 1] = b;
+                // pairs never straddle chunks (k_chunk is even); an odd tail drops the last pair's second value
+                for (int64_t i = 0; i < len; i += 2 * k_block) {
+                    const int64_t pairs = std::min(k_block, (len - i + 1) / 2);
+                    float tmp[2 * k_block];
+                    normal_pairs(key, uint64_t(i0 + i) / 2, pairs, tmp);
+                    std::memcpy(buf + i, tmp, size_t(std::min(2 * pairs, len - i)) * sizeof(float));
                 }
                 switch (t.type) {
                     case dtype::DTYPE_F16:
