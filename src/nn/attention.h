@@ -11,8 +11,9 @@ namespace fathom::nn {
 //   K:  [n_head_kv][n_ctx][head_dim]   key of position j for KV head h at k + (h*n_ctx + j)*head_dim
 //   Vt: [n_head_kv][head_dim][n_ctx]   value dimension d of position j at vt + (h*head_dim + d)*n_ctx + j
 // Both inner loops are then contiguous: scores stream K rows (one per key), and the weighted sum of values
-// streams Vt rows (one per value dimension, over consecutive keys), so both are products of the kernel table's
-// matmul_rows_f32, each loaded key/value reused for every query row of the tile.
+// streams Vt rows (one per value dimension, over consecutive keys), so both are row-times-row products: the
+// kernel table's matmul_rows_f32 for small tiles (decode), OpenBLAS sgemm for prefill tiles when built with BLAS.
+// Each loaded key/value block is reused for every query row of the tile.
 struct attention_dims {
     int64_t n_head = 0;     // query heads
     int64_t n_head_kv = 0;  // KV heads; n_head is a multiple (query head h uses KV head h / (n_head/n_head_kv))
