@@ -404,8 +404,18 @@ void write_impl(const std::string& path, const model_file& m, const std::functio
         if (t.ne.empty() || t.ne.size() > size_t(k_max_dims))
             fail(errc::ERRC_INVALID_ARGUMENT, path + ": tensor '" + t.name + "': " + std::to_string(t.ne.size()) +
                                                   " dimensions (1 to 4 supported)");
-        uint64_t expect = dtype_row_bytes(t.type, t.ne[0]);
-        for (size_t d = 1; d < t.ne.size(); ++d) expect *= uint64_t(t.ne[d]);
+        if (!dtype_known(uint32_t(t.type)))
+            fail(errc::ERRC_INVALID_ARGUMENT, path + ": tensor '" + t.name + "': unknown type id " +
+                                                  std::to_string(uint32_t(t.type)));
+        const dtype_traits& tr = dtype_info(t.type);
+        bool bad_shape = t.ne[0] % tr.block_size != 0;
+        uint64_t expect = tr.type_size;
+        for (size_t d = 0; d < t.ne.size(); ++d) {
+            uint64_t n = d == 0 ? uint64_t(t.ne[0] / tr.block_size) : uint64_t(t.ne[d]);
+            bad_shape = bad_shape || t.ne[d] <= 0 || __builtin_mul_overflow(expect, n, &expect);
+        }
+        if (bad_shape)
+            fail(errc::ERRC_INVALID_ARGUMENT, path + ": tensor '" + t.name + "': invalid shape for type " + tr.name);
         if (expect != t.nbytes)
             fail(errc::ERRC_INVALID_ARGUMENT, path + ": tensor '" + t.name + "': nbytes " + std::to_string(t.nbytes) +
                                                   " does not match its shape (" + std::to_string(expect) + ")");

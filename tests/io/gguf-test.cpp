@@ -262,6 +262,12 @@ TEST(gguf_writer, rejects_inconsistent_models) {
     model_file m2;
     m2.set("arr", meta_value::array(gguf_type::GGUF_INT32, {meta_value::i32(1), meta_value::str("x")}));
     expect_error([&] { write_gguf(dir.file("b.gguf"), m2); }, errc::ERRC_INVALID_ARGUMENT, {"'arr'", "string"});
+    model_file m4;
+    m4.add_tensor({"q", dtype::DTYPE_Q8_0, {33}, v, 34});
+    expect_error([&] { write_gguf(dir.file("d.gguf"), m4); }, errc::ERRC_INVALID_ARGUMENT, {"tensor 'q'", "invalid shape for type q8_0"});
+    model_file m5;
+    m5.add_tensor({"z", dtype::DTYPE_F32, {4, 0}, v, 0});
+    expect_error([&] { write_gguf(dir.file("e.gguf"), m5); }, errc::ERRC_INVALID_ARGUMENT, {"tensor 'z'", "invalid shape"});
     model_file m3;
     m3.alignment = 48;
     expect_error([&] { write_gguf(dir.file("c.gguf"), m3); }, errc::ERRC_INVALID_ARGUMENT, {"alignment 48"});
