@@ -58,7 +58,8 @@ std::string shape_str(const std::vector<int64_t>& ne) {
 
 enum class tensor_role {
     TENSOR_ROLE_VECTOR,  // norms, biases, rope_freqs: F32, or F16/BF16 promoted to F32 at load
-    TENSOR_ROLE_MATRIX,  // weights used by nn::matmul / nn::get_row_f32
+    TENSOR_ROLE_MATRIX,  // weights used by nn::matmul
+    TENSOR_ROLE_ROWS,    // the token embedding, read by nn::get_row_f32 (and nn::matmul when tied)
 };
 
 // Reads keys and binds tensors of one model_file, producing errors that name the file and the key/tensor.
@@ -116,9 +117,12 @@ public:
                 fail(errc::ERRC_UNSUPPORTED,
                      tn + ": type " + type_name + " is not supported for norms and biases (f32, f16, bf16)");
         } else {
-            bool plain = t->type == dtype::DTYPE_F32 || t->type == dtype::DTYPE_F16 || t->type == dtype::DTYPE_BF16;
+            const bool plain = t->type == dtype::DTYPE_F32 || t->type == dtype::DTYPE_F16 || t->type == dtype::DTYPE_BF16;
             if (!plain && !kernels::matmul_rows_for(kernels::active(), t->type))
                 fail(errc::ERRC_UNSUPPORTED, tn + ": weight type " + type_name + " has no matmul kernel in this build");
+            // nn::get_row_f32 reads F32/F16/BF16 rows; extend this when it learns block types.
+            if (role == tensor_role::TENSOR_ROLE_ROWS && !plain)
+                fail(errc::ERRC_UNSUPPORTED, tn + ": embedding type " + type_name + " is not supported (f32, f16, bf16)");
         }
         const dtype_traits& tr = dtype_info(t->type);
         if (shape[0] % tr.block_size != 0)
@@ -229,7 +233,7 @@ void bind_tensors(const binder& b, llama_model& m) {
     if (!te) fail(errc::ERRC_FORMAT, b.where() + ": missing tensor 'token_embd.weight'");
     const int64_t rows = te->ne.size() >= 2 ? te->ne[1] : 0;
     m.hp.n_vocab = b.int_key(hp.arch + ".vocab_size", rows, 1, k_max_vocab);
-    m.w.tok_embd = b.bind("token_embd.weight", {hp.n_embd, hp.n_vocab}, R::TENSOR_ROLE_MATRIX, true);
+    m.w.tok_embd = b.bind("token_embd.weight", {hp.n_embd, hp.n_vocab}, R::TENSOR_ROLE_ROWS, true);
     m.w.output_norm = b.bind("output_norm.weight", {hp.n_embd}, R::TENSOR_ROLE_VECTOR, true);
     m.w.output = b.bind("output.weight", {hp.n_embd, hp.n_vocab}, R::TENSOR_ROLE_MATRIX, false);
     if (!m.w.output) m.w.output = m.w.tok_embd;  // tied embeddings

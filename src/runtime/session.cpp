@@ -73,21 +73,28 @@ struct session::impl {
         n_kv = hp.n_head_kv * hp.head_dim;
         block_floats = size_t(hp.n_head_kv) * size_t(n_ctx) * size_t(hp.head_dim);
 
-        const double kv_bytes = 2.0 * double(hp.n_layer) * double(n_seq) * double(n_ctx) * double(n_kv) * 4.0;
+        // Refuse sizes the machine cannot hold before touching any memory (buffers are zero-filled).
         const double phys = physical_memory_bytes();
+        const double kv_bytes = 2.0 * double(hp.n_layer) * double(n_seq) * double(n_ctx) * double(n_kv) * 4.0;
         if ((phys > 0 && kv_bytes > phys) || kv_bytes > double(SIZE_MAX) / 2)
             fail(errc::ERRC_OUT_OF_MEMORY,
                  "session: KV cache needs " + gib(kv_bytes) + " (" + std::to_string(hp.n_layer) + " layers x " +
                      std::to_string(n_seq) + " sequences x " + std::to_string(n_ctx) + " positions x " +
                      std::to_string(n_kv) + " K/V floats), more than this machine's " + gib(phys) +
                      "; lower n_ctx or n_seq");
+        const double row_floats = double(2 * hp.n_embd + 2 * n_q + 2 * n_kv + 2 * hp.n_ff + hp.n_rot);
+        const double scratch_bytes = double(n_batch) * row_floats * 4.0;
+        if ((phys > 0 && kv_bytes + scratch_bytes > phys) || scratch_bytes > double(SIZE_MAX) / 2)
+            fail(errc::ERRC_OUT_OF_MEMORY, "session: scratch for n_batch " + std::to_string(n_batch) + " needs " +
+                                               gib(scratch_bytes) + " besides a KV cache of " + gib(kv_bytes) +
+                                               ", more than this machine's " + gib(phys) + "; lower n_batch");
         const size_t cache_floats = size_t(hp.n_layer) * size_t(n_seq) * block_floats;
         k_cache.reset(cache_floats * sizeof(float));
         v_cache.reset(cache_floats * sizeof(float));
         seq_len.assign(size_t(n_seq), 0);
 
         x = alloc_floats(x_buf, n_batch * hp.n_embd);
-        xb = alloc_floats(xb_buf, n_batch * std::max(hp.n_embd, n_q));
+        xb = alloc_floats(xb_buf, n_batch * hp.n_embd);
         q = alloc_floats(q_buf, n_batch * n_q);
         k = alloc_floats(k_buf, n_batch * n_kv);
         v = alloc_floats(v_buf, n_batch * n_kv);
