@@ -177,6 +177,8 @@ FATHOM_API fathom_status fathom_session_create(const fathom_model* model, const 
 FATHOM_API void fathom_session_free(fathom_session* session);
 /* Positions per sequence of this session (after defaults were applied). */
 FATHOM_API fathom_status fathom_session_n_ctx(const fathom_session* session, int64_t* n_ctx);
+/* Threads the session runs on (after defaults were applied). */
+FATHOM_API fathom_status fathom_session_n_threads(const fathom_session* session, int32_t* n_threads);
 
 /* A batch of tokens to run. Arrays hold n_tokens entries each. */
 typedef struct fathom_batch {

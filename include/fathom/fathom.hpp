@@ -197,6 +197,11 @@ public:
         check(fathom_session_n_ctx(get(), &n));
         return n;
     }
+    int32_t n_threads() const {
+        int32_t n = 0;
+        check(fathom_session_n_threads(get(), &n));
+        return n;
+    }
     // Runs a batch as described by the C struct (its struct_size is set here).
     void decode(fathom_batch batch) {
         batch.struct_size = sizeof batch;

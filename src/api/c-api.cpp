@@ -515,6 +515,14 @@ extern "C" fathom_status fathom_session_n_ctx(const fathom_session* session, int
     });
 }
 
+extern "C" fathom_status fathom_session_n_threads(const fathom_session* session, int32_t* n_threads) {
+    return guarded([&] {
+        require(session, "fathom_session_n_threads", "session");
+        require(n_threads, "fathom_session_n_threads", "n_threads");
+        *n_threads = session->s->pool().size();
+    });
+}
+
 extern "C" fathom_status fathom_session_decode(fathom_session* session, const fathom_batch* batch) {
     return guarded([&] {
         const char* fn = "fathom_session_decode";

@@ -180,6 +180,8 @@ int main(int argc, char** argv) {
     if (!sess) return 1;
     CHECK_OK(fathom_session_n_ctx(sess, &n));
     CHECK(n == 64);
+    CHECK_OK(fathom_session_n_threads(sess, &len));
+    CHECK(len == 2);
     {
         const int32_t toks[4] = {1, 17, 99, 200};
         const int8_t keep[4] = {1, 1, 1, 1};

@@ -253,6 +253,7 @@ TEST_F(Cli, BenchJsonParses) {
     r = fathom({"bench", "-m", tiny_, "-p", "8", "-n", "0", "-r", "1"});
     ASSERT_EQ(r.rc, 0) << r.err;
     EXPECT_NE(r.out.find("| model | size | params | backend | threads | test | t/s |"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("| llama 107K F32 | 417.25 KiB | 106.82 K | CPU |"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("| pp8 |"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("| tg"), std::string::npos) << r.out;
 }

@@ -137,10 +137,12 @@ int cmd_bench(int argc, char** argv) {
         if (b > most) most = b, main_type = t;
     for (auto& c : main_type) c = char(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
     const double np = double(info.n_params);
-    const std::string size_class = np >= 1e9 ? format_fixed(np / 1e9, 1) + "B" : format_fixed(np / 1e6, 0) + "M";
+    const std::string size_class = np >= 1e9   ? format_fixed(np / 1e9, 1) + "B"
+                                   : np >= 1e6 ? format_fixed(np / 1e6, 0) + "M"
+                                               : format_fixed(np / 1e3, 0) + "K";
     const std::string label = std::string(info.architecture) + " " + size_class + " " + main_type;
     const std::string isa = fathom::isa_name();
-    const int n_threads_used = threads;  // 0 means physical cores; the session reports the real count in its log
+    const int n_threads_used = s.n_threads();
 
     std::vector<const series*> tests;
     if (n_prompt > 0) tests.push_back(&pp);
@@ -171,12 +173,11 @@ int cmd_bench(int argc, char** argv) {
         std::printf("%s\n", out.dump(2).c_str());
         return 0;
     }
-    const std::string threads_s = threads > 0 ? std::to_string(threads) : std::string("auto");
     std::printf("| model | size | params | backend | threads | test | t/s |\n");
     std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
     for (const series* t : tests)
-        std::printf("| %s | %s | %s | CPU | %s | %s | %.2f ± %.2f |\n", label.c_str(),
-                    format_bytes(info.n_tensor_bytes).c_str(), format_count(np).c_str(), threads_s.c_str(),
+        std::printf("| %s | %s | %s | CPU | %d | %s | %.2f ± %.2f |\n", label.c_str(),
+                    format_bytes(info.n_tensor_bytes).c_str(), format_count(np).c_str(), n_threads_used,
                     t->name.c_str(), t->mean(), t->sd());
     std::printf("\nisa: %s, peak RSS: %s, repetitions: %d\n", isa.c_str(), format_bytes(rss).c_str(), reps);
     return 0;

@@ -1,4 +1,5 @@
 // `fathom run`: generate from a prompt of token ids, streaming the generated ids, then report prompt/decode speed.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -31,7 +32,7 @@ int cmd_run(int argc, char** argv) {
     ap.option("--presence-penalty", "P", "presence penalty (default 0)", &so.presence_penalty);
     ap.option("--seed", "S", "sampling seed (default: random)", &so.seed);
     ap.option("-t,--threads", "N", "threads; 0 = physical cores (default 0)", &threads);
-    ap.option("-c,--ctx-size", "N", "context size; 0 = min(model's, 4096) (default 0)", &ctx);
+    ap.option("-c,--ctx-size", "N", "context size; 0 = what the run needs, at most min(model's, 4096)", &ctx);
     ap.flag("--ignore-eos", "keep generating after the end-of-sequence token", &ignore_eos);
     if (!ap.parse(argc, argv, 2)) return 0;
 
@@ -49,6 +50,10 @@ int cmd_run(int argc, char** argv) {
     fathom::model m(model_path);
     fathom_session_options sopt = fathom::default_session_options();
     sopt.n_ctx = ctx;
+    if (ctx == 0 && n_predict >= 0) {  // no larger KV cache than this run can use
+        const int64_t model_ctx = std::min<int64_t>(m.info().n_ctx_train, 4096);
+        sopt.n_ctx = std::min<int64_t>(model_ctx, int64_t(ids.size()) + n_predict);
+    }
     sopt.n_threads = threads;
     fathom::session s(m, sopt);
     fathom::sampler smp(so);
