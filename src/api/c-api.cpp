@@ -113,8 +113,14 @@ fathom_log_fn g_log_fn = nullptr;
 void* g_log_user = nullptr;
 
 void log(fathom_log_level level, const std::string& message) {
-    std::lock_guard<std::mutex> lock(g_log_mu);
-    if (g_log_fn) g_log_fn(level, message.c_str(), g_log_user);
+    fathom_log_fn fn;
+    void* user;
+    {
+        std::lock_guard<std::mutex> lock(g_log_mu);
+        fn = g_log_fn;
+        user = g_log_user;
+    }
+    if (fn) fn(level, message.c_str(), user);  // outside the lock: the callback may log or reset the callback
     else if (level >= FATHOM_LOG_WARN) std::fprintf(stderr, "fathom: %s\n", message.c_str());
 }
 
@@ -210,9 +216,11 @@ extern "C" const char* fathom_status_name(fathom_status status) {
 }
 
 extern "C" void fathom_log_set_callback(fathom_log_fn fn, void* user_data) {
-    std::lock_guard<std::mutex> lock(g_log_mu);
-    g_log_fn = fn;
-    g_log_user = fn ? user_data : nullptr;
+    guarded([&] {
+        std::lock_guard<std::mutex> lock(g_log_mu);
+        g_log_fn = fn;
+        g_log_user = fn ? user_data : nullptr;
+    });
 }
 
 extern "C" const char* fathom_isa_name(void) {
@@ -821,8 +829,15 @@ extern "C" void fathom_synth_options_init(fathom_synth_options* opts) {
 }
 
 extern "C" const char* fathom_synth_shapes(void) {
-    static const std::string list = synth_shape_list();
-    return list.c_str();
+    static const char* list = [] {
+        try {
+            static const std::string s = synth_shape_list();
+            return s.c_str();
+        } catch (...) {  // (only bad_alloc is possible) no exception crosses the ABI
+            return "";
+        }
+    }();
+    return list;
 }
 
 extern "C" fathom_status fathom_synth(const fathom_synth_options* opts, const char* out_path) {
