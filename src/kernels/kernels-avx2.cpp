@@ -66,18 +66,23 @@ constexpr size_t k_prefetch_bytes = 2048;
 template <class W, int R, int T>
 inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n) {
     __m256 acc[R][T];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 wv[R];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const uint8_t* p = w + size_t(r) * rb + size_t(i) * W::esize;
             wv[r] = W::load(p);
             _mm_prefetch(reinterpret_cast<const char*>(p + k_prefetch_bytes), _MM_HINT_T0);
         }
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
             const __m256 xv = _mm256_loadu_ps(x + t * ldx + i);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
         }
     }
@@ -85,13 +90,18 @@ inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float
         const int64_t k = n - i;
         const __m256i m = tail_mask(k);
         __m256 wv[R];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) wv[r] = W::load_part(w + size_t(r) * rb + size_t(i) * W::esize, k);
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
             const __m256 xv = _mm256_maskload_ps(x + t * ldx + i, m);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
         }
     }
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) y[t * ldy + r] = hsum(acc[r][t]);
 }
 

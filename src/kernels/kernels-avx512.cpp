@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -56,47 +57,62 @@ struct w_bf16 {
 // hardware prefetchers alone (2048 bytes beat 512 and 1024 on this Xeon).
 constexpr size_t k_prefetch_bytes = 2048;
 
-// R weight rows x T tokens: every weight vector loaded once feeds T FMAs.
+// With more than one token tile, the dot products run over blocks of this many elements (partial sums added into
+// y), so a 4-row weight block stays in L1 while every token tile passes over it.
+constexpr int64_t k_block = 1024;
+
+// R weight rows x T tokens over n elements: every weight vector loaded once feeds T FMAs.
+// y = dot (acc = false) or y += dot (acc = true).
 template <class W, int R, int T>
-inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n) {
+inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n, bool add) {
     __m512 acc[R][T];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 wv[R];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const uint8_t* p = w + size_t(r) * rb + size_t(i) * W::esize;
             wv[r] = W::load(p);
             _mm_prefetch(reinterpret_cast<const char*>(p + k_prefetch_bytes), _MM_HINT_T0);
         }
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
             const __m512 xv = _mm512_loadu_ps(x + t * ldx + i);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
         }
     }
     if (i < n) {
         const __mmask16 m = tail_mask(n - i);
         __m512 wv[R];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) wv[r] = W::load_mask(w + size_t(r) * rb + size_t(i) * W::esize, m);
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
             const __m512 xv = _mm512_maskz_loadu_ps(m, x + t * ldx + i);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
         }
     }
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
-        for (int r = 0; r < R; ++r) y[t * ldy + r] = hsum(acc[r][t]);
+        #pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) y[t * ldy + r] = (add ? y[t * ldy + r] : 0.0f) + hsum(acc[r][t]);
 }
 
 template <class W, int R>
 inline void token_loop(const uint8_t* w, size_t rb, const float* x, int64_t ldx, int64_t n_tok, float* y,
-                       int64_t ldy, int64_t n) {
+                       int64_t ldy, int64_t n, bool add) {
     int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) tile<W, R, 4>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n);
+    for (; t + 4 <= n_tok; t += 4) tile<W, R, 4>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n, add);
     switch (n_tok - t) {
-        case 3: tile<W, R, 3>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n); break;
-        case 2: tile<W, R, 2>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n); break;
-        case 1: tile<W, R, 1>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n); break;
+        case 3: tile<W, R, 3>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n, add); break;
+        case 2: tile<W, R, 2>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n, add); break;
+        case 1: tile<W, R, 1>(w, rb, x + t * ldx, ldx, y + t * ldy, ldy, n, add); break;
         default: break;
     }
 }
@@ -105,11 +121,19 @@ template <class W>
 void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tok,
                  float* y, int64_t ldy, int64_t n) {
     const uint8_t* base = static_cast<const uint8_t*>(w);
-    int64_t r = 0;
-    for (; r + 4 <= n_rows; r += 4)
-        token_loop<W, 4>(base + size_t(r) * w_row_bytes, w_row_bytes, x, ldx, n_tok, y + r, ldy, n);
-    for (; r < n_rows; ++r)
-        token_loop<W, 1>(base + size_t(r) * w_row_bytes, w_row_bytes, x, ldx, n_tok, y + r, ldy, n);
+    const int64_t kb = n_tok > 4 ? k_block : n;
+    for (int64_t i0 = 0;;) {
+        const int64_t len = std::min(kb, n - i0);
+        const bool add = i0 > 0;
+        const uint8_t* wb = base + size_t(i0) * W::esize;
+        int64_t r = 0;
+        for (; r + 4 <= n_rows; r += 4)
+            token_loop<W, 4>(wb + size_t(r) * w_row_bytes, w_row_bytes, x + i0, ldx, n_tok, y + r, ldy, len, add);
+        for (; r < n_rows; ++r)
+            token_loop<W, 1>(wb + size_t(r) * w_row_bytes, w_row_bytes, x + i0, ldx, n_tok, y + r, ldy, len, add);
+        i0 += len;
+        if (i0 >= n) break;
+    }
 }
 
 // ---- exp: Cody-Waite range reduction to |r| <= ln2/2, degree-7 Taylor polynomial (truncation < 1e-8

@@ -48,27 +48,37 @@ template <class W> inline float32x4_t load_part(const uint8_t* p, int64_t k) {
 template <class W, int R, int T>
 inline void tile(const uint8_t* w, size_t rb, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t n) {
     float32x4_t acc[R][T];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) acc[r][t] = vdupq_n_f32(0.0f);
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
         float32x4_t wv[R];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) wv[r] = W::load(w + size_t(r) * rb + size_t(i) * W::esize);
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
             const float32x4_t xv = vld1q_f32(x + t * ldx + i);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][t] = vfmaq_f32(acc[r][t], wv[r], xv);
         }
     }
     if (i < n) {
         const int64_t k = n - i;
         float32x4_t wv[R];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) wv[r] = load_part<W>(w + size_t(r) * rb + size_t(i) * W::esize, k);
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
             const float32x4_t xv = load_f32_part(x + t * ldx + i, k);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][t] = vfmaq_f32(acc[r][t], wv[r], xv);
         }
     }
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
+        #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) y[t * ldy + r] = vaddvq_f32(acc[r][t]);
 }
 

@@ -395,6 +395,8 @@ TEST(dispatch, env_override_in_child_process) {
         if (kernels::for_isa(i)) best = i;
     const std::string best_line = std::string("active=") + kernels::isa_name(best);
     std::string out = run_child("scalar");
+    if (out.find("[==========]") == std::string::npos)  // e.g. under a user-mode emulator without binfmt
+        GTEST_SKIP() << "cannot re-run this test binary: " << out;
     EXPECT_NE(out.find("active=scalar"), std::string::npos) << out;
     EXPECT_NE(out.find("PASSED"), std::string::npos) << out;
     for (isa i : {isa::ISA_AVX2, isa::ISA_AVX512, isa::ISA_NEON}) {
