@@ -81,14 +81,13 @@ void bm_matmul(benchmark::State& st, dtype type, int64_t rows, int64_t cols, int
     const weights& w = get_weights(type, rows, cols);
     fathom::thread_pool pool(threads);
     std::vector<float> x = activations(cols * n_tok), y(static_cast<size_t>(rows * n_tok));
-    const int64_t saved = fathom::nn::blas_min_tokens();
     fathom::nn::set_blas_min_tokens(blas_min);
     for (auto _ : st) {
         fathom::nn::matmul(pool, w.entry, x.data(), cols, n_tok, y.data(), rows);
         benchmark::DoNotOptimize(y.data());
         benchmark::ClobberMemory();
     }
-    fathom::nn::set_blas_min_tokens(saved);
+    fathom::nn::set_blas_min_tokens(0);
     st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(w.entry.nbytes));
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * double(n_tok) * double(rows) * double(cols),
                                                benchmark::Counter::kIsIterationInvariantRate,

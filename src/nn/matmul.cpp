@@ -36,9 +36,14 @@ constexpr int64_t k_row_block = 16;
 // while every token tile passes over it.
 constexpr int64_t k_tok_tile = 64;
 constexpr int64_t k_sub_rows = 64;
-// From this many tokens on, the BLAS path is used (measured with bench_kernels, see the kernels report).
-constexpr int64_t k_default_blas_min_tokens = 16;
-std::atomic<int64_t> g_blas_min_tokens{k_default_blas_min_tokens};
+// From this many tokens on, the BLAS path is used. Measured crossover on 2048x2048 (1 and 2 threads): F32 between
+// 24 and 48 tokens; F16/BF16, which pay a conversion to F32 first, between 48 and 128.
+constexpr int64_t k_blas_min_tokens_f32 = 32;
+constexpr int64_t k_blas_min_tokens_16bit = 64;
+// A positive value overrides the per-type defaults (set_blas_min_tokens).
+std::atomic<int64_t> g_blas_min_tokens_override{0};
+// Converted panels (F16/BF16, unaligned F32): 1 MiB of F32, so a panel is still in L2 when sgemm reads it.
+constexpr int64_t k_panel_scratch_floats = int64_t(1) << 18;
 
 struct shape {
     int64_t n_in = 0, n_out = 0;
@@ -109,10 +114,10 @@ void blas_single_thread_once() {
 }
 
 // Rows of W per sgemm call. Larger panels amortise OpenBLAS's packing of X (measured: 128-row panels ran ~20%
-// slower than 1024-row ones at 512 tokens x 2048), but a converted panel must fit an ~8 MiB scratch buffer, and
-// every thread should get at least one panel.
-int64_t panel_rows(int64_t n_in, int64_t n_out, int n_threads) {
-    int64_t p = (int64_t(1) << 21) / std::max<int64_t>(1, n_in);
+// slower than 1024-row ones at 512 tokens x 2048), but a converted panel should stay in L2 between conversion and
+// sgemm, so converted panels use up to `scratch_floats` floats. Every thread gets at least one panel.
+int64_t panel_rows(int64_t n_in, int64_t n_out, int n_threads, int64_t scratch_floats) {
+    int64_t p = scratch_floats / std::max<int64_t>(1, n_in);
     p = std::clamp<int64_t>(p / k_row_block * k_row_block, k_row_block, 1024);
     const int64_t per_thread = (n_out + n_threads - 1) / n_threads;
     const int64_t even = (per_thread + k_row_block - 1) / k_row_block * k_row_block;
@@ -139,7 +144,8 @@ void matmul_blas_path(thread_pool& pool, const kernels::table& k, dtype type, co
     blas_single_thread_once();
     // F32 weights at a float-aligned address feed sgemm directly; anything else goes through a converted panel.
     const bool direct = type == dtype::DTYPE_F32 && (reinterpret_cast<uintptr_t>(w) % alignof(float)) == 0;
-    const int64_t prow = panel_rows(s.n_in, s.n_out, pool.size());
+    const int64_t scratch_floats = direct ? int64_t(1) << 30 : k_panel_scratch_floats;
+    const int64_t prow = panel_rows(s.n_in, s.n_out, pool.size(), scratch_floats);
     const int64_t n_panels = (s.n_out + prow - 1) / prow;
     pool.parallel_for(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
         thread_local std::vector<float> scratch;
@@ -178,7 +184,7 @@ void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_
     if (n_tok <= 0 || s.n_out <= 0) return;
     const uint8_t* wb = static_cast<const uint8_t*>(w.data);
 #if defined(FATHOM_HAVE_BLAS)
-    if (n_tok >= g_blas_min_tokens.load(std::memory_order_relaxed) && s.n_in > 0) {
+    if (n_tok >= blas_min_tokens(w.type) && s.n_in > 0) {
         matmul_blas_path(pool, k, w.type, wb, s, x, ldx, n_tok, y, ldy, bias);
         return;
     }
@@ -186,10 +192,16 @@ void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_
     matmul_kernel_path(pool, fn, wb, s, x, ldx, n_tok, y, ldy, bias);
 }
 
-void set_blas_min_tokens(int64_t n) {
-    g_blas_min_tokens.store(n > 0 ? n : k_default_blas_min_tokens, std::memory_order_relaxed);
+void set_blas_min_tokens(int64_t n) { g_blas_min_tokens_override.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+int64_t blas_min_tokens(dtype w) {
+    const int64_t o = g_blas_min_tokens_override.load(std::memory_order_relaxed);
+    if (o > 0) return o;
+    return w == dtype::DTYPE_F32 ? k_blas_min_tokens_f32 : k_blas_min_tokens_16bit;
 }
-int64_t blas_min_tokens() { return g_blas_min_tokens.load(std::memory_order_relaxed); }
+int64_t blas_min_tokens() {
+    return std::max(blas_min_tokens(dtype::DTYPE_F32),
+                    std::max(blas_min_tokens(dtype::DTYPE_F16), blas_min_tokens(dtype::DTYPE_BF16)));
+}
 
 void get_row_f32(const io::tensor_entry& w, int64_t row, float* out) {
     const shape s = weight_shape(w);

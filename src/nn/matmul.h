@@ -15,9 +15,12 @@ namespace fathom::nn {
 void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
             int64_t ldy, const float* bias = nullptr);
 
-// Token count from which matmul() takes the BLAS path (F32 sgemm over converted row panels); below it the kernel
-// table's matmul_rows is used. For tests and tuning; n <= 0 restores the built-in default. No effect without BLAS.
+// Token count from which matmul() takes the BLAS path (F32 sgemm, F16/BF16 via converted row panels); below it the
+// kernel table's matmul_rows is used. Defaults depend on the weight type. For tests and tuning: n > 0 forces one
+// threshold for every type, n <= 0 restores the defaults. No effect without BLAS.
 void set_blas_min_tokens(int64_t n);
+int64_t blas_min_tokens(dtype w);
+// The largest of the per-type thresholds: from this many tokens on, every weight type takes the BLAS path.
 int64_t blas_min_tokens();
 
 // Copies row `row` of a (n_in, n_rows) weight (e.g. the token embedding) into out as F32.

@@ -19,10 +19,9 @@ using test::random_floats;
 
 struct restore_state {
     kernels::isa level = kernels::active().level;
-    int64_t blas = nn::blas_min_tokens();
     ~restore_state() {
         kernels::set_active(level);
-        nn::set_blas_min_tokens(blas);
+        nn::set_blas_min_tokens(0);
     }
 };
 
@@ -117,9 +116,27 @@ TEST(matmul, larger_shape_both_paths) {
 TEST(matmul, blas_threshold_knob) {
     restore_state restore;
     nn::set_blas_min_tokens(5);
-    EXPECT_EQ(nn::blas_min_tokens(), 5);
+    EXPECT_EQ(nn::blas_min_tokens(dtype::DTYPE_F32), 5);
+    EXPECT_EQ(nn::blas_min_tokens(dtype::DTYPE_BF16), 5);
     nn::set_blas_min_tokens(0);
-    EXPECT_GT(nn::blas_min_tokens(), 1);
+    EXPECT_GT(nn::blas_min_tokens(dtype::DTYPE_F32), 4);
+    EXPECT_GE(nn::blas_min_tokens(dtype::DTYPE_F16), nn::blas_min_tokens(dtype::DTYPE_F32));
+    for (dtype type : {dtype::DTYPE_F32, dtype::DTYPE_F16, dtype::DTYPE_BF16})
+        EXPECT_GE(nn::blas_min_tokens(), nn::blas_min_tokens(type));
+}
+
+TEST(matmul, default_thresholds_on_both_sides) {
+    // Default thresholds: token counts just below and at each type's threshold, checked against the reference.
+    restore_state restore;
+    nn::set_blas_min_tokens(0);
+    std::mt19937 rng(13);
+    thread_pool pool(2);
+    for (dtype type : {dtype::DTYPE_F32, dtype::DTYPE_F16, dtype::DTYPE_BF16}) {
+        const int64_t th = nn::blas_min_tokens(type);
+        for (int64_t n_tok : {th - 1, th})
+            check_case(pool, type, 129, 67, n_tok, true, 0, rng,
+                       std::string("default threshold ") + test::type_name(type) + " n_tok=" + std::to_string(n_tok));
+    }
 }
 
 TEST(matmul, unsupported_type_throws_naming_it) {
