@@ -64,7 +64,17 @@ std::string token_text(const json& j) {
 void add_hf_tokenizer(model_file& m, const std::string& dir, int64_t n_vocab) {
     const std::string path = dir + "/tokenizer.json";
     if (!file_exists(path)) return;
-    const json tok = parse_json(read_text_file(path, size_t(256) << 20), path);
+    const std::string tok_text = read_text_file(path, size_t(256) << 20);
+    const std::string cfg_path = dir + "/tokenizer_config.json";
+    std::string cfg_text;
+    const bool has_cfg = file_exists(cfg_path);
+    if (has_cfg) cfg_text = read_text_file(cfg_path, size_t(64) << 20);
+    add_hf_tokenizer_text(m, tok_text, path, has_cfg ? &cfg_text : nullptr, cfg_path, n_vocab);
+}
+
+void add_hf_tokenizer_text(model_file& m, const std::string& tok_text, const std::string& path,
+                           const std::string* cfg_text, const std::string& cfg_path, int64_t n_vocab) {
+    const json tok = parse_json(tok_text, path);
     if (!tok.is_object()) tok_fail(path, "expected a JSON object at the top level");
     auto mi = tok.find("model");
     if (mi == tok.end() || !mi->is_object()) tok_fail(path, "missing 'model' object");
@@ -175,9 +185,8 @@ void add_hf_tokenizer(model_file& m, const std::string& dir, int64_t n_vocab) {
     };
     std::string chat_template;
     int add_bos = -1, add_eos = -1;
-    const std::string cfg_path = dir + "/tokenizer_config.json";
-    if (file_exists(cfg_path)) {
-        const json tc = parse_json(read_text_file(cfg_path, size_t(64) << 20), cfg_path);
+    if (cfg_text) {
+        const json tc = parse_json(*cfg_text, cfg_path);
         if (!tc.is_object()) fail(errc::ERRC_FORMAT, cfg_path + ": expected a JSON object at the top level");
         if (tc.contains("bos_token")) {
             int64_t id = lookup(token_text(tc["bos_token"]));

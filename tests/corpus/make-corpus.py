@@ -234,12 +234,31 @@ def main():
                                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})).encode(),
                            "qwen2.json": json.dumps(dict(CONFIG, architectures=["Qwen2ForCausalLM"], head_dim=4,
                                                          rope_scaling={"type": "linear", "factor": 2})).encode()},
+        "fuzz_hf_tokenizer": {
+            "llama.json": json.dumps({
+                "model": {"type": "BPE", "byte_fallback": True,
+                          "vocab": {"<unk>": 0, "<s>": 1, "</s>": 2, "<0x0A>": 3, "\u2581": 4, "a": 5, "ab": 6},
+                          "merges": ["a b", ["\u2581", "ab"]]},
+                "added_tokens": [{"id": 1, "content": "<s>", "special": True},
+                                 {"id": 9, "content": "<tool>", "special": False}]}).encode() + b"\0" +
+            json.dumps({"bos_token": {"content": "<s>"}, "eos_token": "</s>", "add_bos_token": True,
+                        "chat_template": [{"name": "default", "template": "{{ x }}"}]}).encode(),
+            "gpt2.json": json.dumps({
+                "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+                "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                    {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|\\p{N}{1,3}"}},
+                    {"type": "ByteLevel"}]}}).encode(),
+            "unigram.json": json.dumps({"model": {"type": "Unigram",
+                                                  "vocab": [["<unk>", 0.0], ["\u2581a", -1.5], ["<0x41>", 0]]}}).encode(),
+        },
     }
     for name, content in files.items():
         if name.startswith("gguf-"):
             seeds["fuzz_gguf"][name] = content
         elif name.endswith("model.safetensors"):
             seeds["fuzz_safetensors"][name.split("/")[0] + ".safetensors"] = content
+        elif name.endswith("tokenizer.json"):
+            seeds["fuzz_hf_tokenizer"][name.split("/")[0] + ".json"] = content
         elif name.endswith("config.json"):
             seeds["fuzz_hf_config"][name.split("/")[0] + ".json"] = content
     for target, fs in seeds.items():
