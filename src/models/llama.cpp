@@ -50,6 +50,13 @@ const arch_entry* find_arch(const std::string& name) {
     return nullptr;
 }
 
+// A file-supplied string made safe for a one-line message: control characters replaced, at most 64 bytes.
+std::string printable(const std::string& s) {
+    std::string out;
+    for (char c : s.substr(0, 64)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+    return s.size() > 64 ? out + "..." : out;
+}
+
 std::string shape_str(const std::vector<int64_t>& ne) {
     std::string s = "[";
     for (size_t k = 0; k < ne.size(); ++k) s += (k ? ", " : "") + std::to_string(ne[k]);
@@ -216,7 +223,7 @@ void read_hparams(const binder& b, const io::model_file& f, llama_hparams& hp) {
             hp.scaling = rope_scaling::ROPE_SCALING_LINEAR;
         }
     } else {
-        b.fail_key(errc::ERRC_UNSUPPORTED, type_key, "RoPE scaling '" + type + "' is not supported (supported: none, linear)");
+        b.fail_key(errc::ERRC_UNSUPPORTED, type_key, "RoPE scaling '" + printable(type) + "' is not supported (supported: none, linear)");
     }
 
     hp.bos_id = int32_t(b.int_key("tokenizer.ggml.bos_token_id", -1, -1, k_max_vocab));
@@ -296,7 +303,7 @@ std::unique_ptr<llama_model> llama_model::load(io::model_file file) {
     if (!entry) {
         std::string known;
         for (const arch_entry& a : k_archs) known += std::string(known.empty() ? "" : ", ") + a.name;
-        fail(errc::ERRC_UNSUPPORTED, b.where() + ": unknown architecture '" + m->hp.arch + "' (supported: " + known + ")");
+        fail(errc::ERRC_UNSUPPORTED, b.where() + ": unknown architecture '" + printable(m->hp.arch) + "' (supported: " + known + ")");
     }
 
     read_hparams(b, f, m->hp);

@@ -122,6 +122,11 @@ TEST(llama_load, unknown_architecture) {
     std::string e = load_error(with([](io::model_file& f) { f.set("general.architecture", io::meta_value::str("gpt2")); }),
                                errc::ERRC_UNSUPPORTED);
     EXPECT_EQ(e, "tiny-llama.gguf: unknown architecture 'gpt2' (supported: llama, qwen2)");
+    e = load_error(with([](io::model_file& f) {
+        f.set("general.architecture", io::meta_value::str("evil\n" + std::string(5000, 'x')));
+    }), errc::ERRC_UNSUPPORTED);
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;  // one line, bounded length
+    EXPECT_LT(e.size(), 200u) << e;
     e = load_error(with([](io::model_file& f) { f.erase("general.architecture"); }));
     EXPECT_EQ(e, "tiny-llama.gguf: missing key 'general.architecture'");
     e = load_error(with([](io::model_file& f) { f.set("general.architecture", io::meta_value::u32(3)); }));
