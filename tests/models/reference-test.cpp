@@ -95,7 +95,12 @@ TEST_P(llama_reference, logits_match_numpy) {
     const ref_case& c = GetParam();
     std::string why;
     if (!python_ready(&why)) GTEST_SKIP() << "NumPy reference tests skipped: " << why;
-    // The one-batch prefill must go through the BLAS sgemm path (when built with BLAS) as well as the kernels.
+    // The one-batch prefill goes through the BLAS sgemm path (when built with BLAS) for every weight type; the
+    // chunked decodes below through the kernel table.
+    struct blas_threshold {
+        blas_threshold() { nn::set_blas_min_tokens(32); }
+        ~blas_threshold() { nn::set_blas_min_tokens(0); }
+    } forced;
     ASSERT_LE(nn::blas_min_tokens(), k_prompt);
 
     temp_dir tmp;
