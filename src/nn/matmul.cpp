@@ -70,7 +70,10 @@ void add_bias(const float* bias, float* y, int64_t ldy, int64_t n_tok, int64_t r
 void matmul_kernel_path(thread_pool& pool, kernels::matmul_rows_fn fn, const uint8_t* w, const shape& s,
                         const float* x, int64_t ldx, int64_t n_tok, float* y, int64_t ldy, const float* bias) {
     const int64_t n_blocks = (s.n_out + k_row_block - 1) / k_row_block;
-    pool.parallel_for(n_blocks, 1, [&](int64_t b0, int64_t b1, int) {
+    // Chunks of at least ~64 KiB of weights x tokens, so small products are not spread over threads for nothing.
+    const uint64_t block_work = uint64_t(std::max<size_t>(1, s.row_bytes)) * k_row_block * uint64_t(n_tok);
+    const int64_t grain = std::max<int64_t>(1, int64_t(65536 / block_work));
+    pool.parallel_for(n_blocks, grain, [&](int64_t b0, int64_t b1, int) {
         const int64_t r_begin = b0 * k_row_block, r_end = std::min(s.n_out, b1 * k_row_block);
         const int64_t sub = n_tok > k_tok_tile ? k_sub_rows : r_end - r_begin;
         for (int64_t r0 = r_begin; r0 < r_end; r0 += sub) {
