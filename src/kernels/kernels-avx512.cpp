@@ -2,7 +2,9 @@
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() and then trip -Wuninitialized (GCC PR105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 

@@ -42,8 +42,6 @@ constexpr int64_t k_blas_min_tokens_f32 = 32;
 constexpr int64_t k_blas_min_tokens_16bit = 64;
 // A positive value overrides the per-type defaults (set_blas_min_tokens).
 std::atomic<int64_t> g_blas_min_tokens_override{0};
-// Converted panels (F16/BF16, unaligned F32): 1 MiB of F32, so a panel is still in L2 when sgemm reads it.
-constexpr int64_t k_panel_scratch_floats = int64_t(1) << 18;
 
 struct shape {
     int64_t n_in = 0, n_out = 0;
@@ -89,6 +87,9 @@ void matmul_kernel_path(thread_pool& pool, kernels::matmul_rows_fn fn, const uin
 }
 
 #if defined(FATHOM_HAVE_BLAS)
+// Converted panels (F16/BF16, unaligned F32): 1 MiB of F32, so a panel is still in L2 when sgemm reads it.
+constexpr int64_t k_panel_scratch_floats = int64_t(1) << 18;
+
 // OpenBLAS 0.3.21 (Debian 12) does not know newer Xeon models (e.g. family 6 model 207) and falls back to its
 // SSE2 "Prescott" kernels, 5x slower than its AVX-512 ones. When that happened and the CPU has AVX-512 / AVX2
 // (CPUID + XGETBV), re-run its core selection with OPENBLAS_CORETYPE set. A user-set OPENBLAS_CORETYPE is kept.
