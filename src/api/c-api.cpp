@@ -370,60 +370,43 @@ extern "C" fathom_status fathom_model_meta_find(const fathom_model* model, const
     });
 }
 
-extern "C" fathom_status fathom_model_meta_string(const fathom_model* model, int64_t index, const char** value) {
+namespace {
+// Shared body of the typed metadata readers: checks the arguments, then stores read(value, key) into *out;
+// a value of another type is an INVALID_ARGUMENT error naming the function and the key.
+template <class T, class Read>
+fathom_status meta_read(const fathom_model* model, int64_t index, T* out, const char* fn, const char* out_name,
+                        Read read) {
     return guarded([&] {
-        const char* fn = "fathom_model_meta_string";
         require(model, fn, "model");
-        require(value, fn, "value");
+        require(out, fn, out_name);
         const io::meta_value& v = meta_at(model, index, fn);
         try {
-            *value = v.as_string(model->m->file.meta[size_t(index)].first).c_str();
+            *out = read(v, model->m->file.meta[size_t(index)].first);
         } catch (const fathom::error& e) {
             fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
         }
     });
+}
+}  // namespace
+
+extern "C" fathom_status fathom_model_meta_string(const fathom_model* model, int64_t index, const char** value) {
+    return meta_read(model, index, value, "fathom_model_meta_string", "value",
+                     [](const io::meta_value& v, const std::string& key) { return v.as_string(key).c_str(); });
 }
 
 extern "C" fathom_status fathom_model_meta_int(const fathom_model* model, int64_t index, int64_t* value) {
-    return guarded([&] {
-        const char* fn = "fathom_model_meta_int";
-        require(model, fn, "model");
-        require(value, fn, "value");
-        const io::meta_value& v = meta_at(model, index, fn);
-        try {
-            *value = v.as_int(model->m->file.meta[size_t(index)].first);
-        } catch (const fathom::error& e) {
-            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
-        }
-    });
+    return meta_read(model, index, value, "fathom_model_meta_int", "value",
+                     [](const io::meta_value& v, const std::string& key) { return v.as_int(key); });
 }
 
 extern "C" fathom_status fathom_model_meta_float(const fathom_model* model, int64_t index, double* value) {
-    return guarded([&] {
-        const char* fn = "fathom_model_meta_float";
-        require(model, fn, "model");
-        require(value, fn, "value");
-        const io::meta_value& v = meta_at(model, index, fn);
-        try {
-            *value = v.as_float(model->m->file.meta[size_t(index)].first);
-        } catch (const fathom::error& e) {
-            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
-        }
-    });
+    return meta_read(model, index, value, "fathom_model_meta_float", "value",
+                     [](const io::meta_value& v, const std::string& key) { return v.as_float(key); });
 }
 
 extern "C" fathom_status fathom_model_meta_array_length(const fathom_model* model, int64_t index, int64_t* length) {
-    return guarded([&] {
-        const char* fn = "fathom_model_meta_array_length";
-        require(model, fn, "model");
-        require(length, fn, "length");
-        const io::meta_value& v = meta_at(model, index, fn);
-        try {
-            *length = int64_t(v.as_array(model->m->file.meta[size_t(index)].first).size());
-        } catch (const fathom::error& e) {
-            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + e.what());
-        }
-    });
+    return meta_read(model, index, length, "fathom_model_meta_array_length", "length",
+                     [](const io::meta_value& v, const std::string& key) { return int64_t(v.as_array(key).size()); });
 }
 
 extern "C" fathom_status fathom_model_tensor_count(const fathom_model* model, int64_t* count) {
