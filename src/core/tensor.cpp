@@ -2,6 +2,7 @@
 #include "core/tensor.h"
 
 #include <cstring>
+#include <sys/mman.h>
 
 #include "core/error.h"
 
@@ -21,16 +22,31 @@ tensor_view make_view(dtype t, const void* data, std::initializer_list<int64_t> 
     return v;
 }
 
-void aligned_buffer::reset(size_t bytes) {
-    std::free(p_);
+void aligned_buffer::release() noexcept {
+    if (mapped_) ::munmap(p_, mapped_);
+    else std::free(p_);
     p_ = nullptr;
     n_ = 0;
+    mapped_ = 0;
+}
+
+void aligned_buffer::reset(size_t bytes) {
+    release();
     if (bytes == 0) return;
     size_t rounded = (bytes + 63) & ~size_t(63);
     if (rounded < bytes) fail(errc::ERRC_OUT_OF_MEMORY, "allocation size overflows");
-    p_ = std::aligned_alloc(64, rounded);
-    if (!p_) fail(errc::ERRC_OUT_OF_MEMORY, "out of memory allocating " + std::to_string(bytes) + " bytes");
-    std::memset(p_, 0, rounded);
+    if (rounded >= (size_t(1) << 20)) {
+        // Page-aligned (so 64-byte aligned) and already zero.
+        void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            fail(errc::ERRC_OUT_OF_MEMORY, "out of memory allocating " + std::to_string(bytes) + " bytes");
+        p_ = p;
+        mapped_ = rounded;
+    } else {
+        p_ = std::aligned_alloc(64, rounded);
+        if (!p_) fail(errc::ERRC_OUT_OF_MEMORY, "out of memory allocating " + std::to_string(bytes) + " bytes");
+        std::memset(p_, 0, rounded);
+    }
     n_ = bytes;
 }
 

@@ -30,23 +30,26 @@ struct tensor_view {
 // Makes a contiguous view; ne given innermost first.
 tensor_view make_view(dtype t, const void* data, std::initializer_list<int64_t> ne);
 
-// 64-byte aligned heap memory. Move-only.
+// 64-byte aligned, zero-filled memory. Move-only. Large buffers (>= 1 MiB) come from anonymous mmap, so their pages
+// are zero and committed only when first touched: a KV cache sized for a long context costs nothing until used.
 class aligned_buffer {
 public:
     aligned_buffer() = default;
     explicit aligned_buffer(size_t bytes) { reset(bytes); }
-    aligned_buffer(aligned_buffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+    aligned_buffer(aligned_buffer&& o) noexcept
+        : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)), mapped_(std::exchange(o.mapped_, 0)) {}
     aligned_buffer& operator=(aligned_buffer&& o) noexcept {
         if (this != &o) {
-            std::free(p_);
+            release();
             p_ = std::exchange(o.p_, nullptr);
             n_ = std::exchange(o.n_, 0);
+            mapped_ = std::exchange(o.mapped_, 0);
         }
         return *this;
     }
     aligned_buffer(const aligned_buffer&) = delete;
     aligned_buffer& operator=(const aligned_buffer&) = delete;
-    ~aligned_buffer() { std::free(p_); }
+    ~aligned_buffer() { release(); }
 
     // Reallocates (contents are not kept); zero-filled. Throws ERRC_OUT_OF_MEMORY.
     void reset(size_t bytes);
@@ -57,8 +60,10 @@ public:
     size_t size() const { return n_; }
 
 private:
+    void release() noexcept;
     void* p_ = nullptr;
     size_t n_ = 0;
+    size_t mapped_ = 0;  // length of the anonymous mapping, 0 when p_ came from aligned_alloc
 };
 
 }  // namespace fathom

@@ -123,6 +123,18 @@ TEST(tensor, aligned_buffer) {
     aligned_buffer c = std::move(b);
     EXPECT_EQ(b.data(), nullptr);
     EXPECT_EQ(c.size(), 100u);
+    // Large buffers come from anonymous mappings: still aligned and zero, and writable to the last byte.
+    aligned_buffer big(size_t(3) << 20);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(big.data()) % 64, 0u);
+    const uint8_t* p = big.as<uint8_t>();
+    EXPECT_EQ(p[0] | p[big.size() / 2] | p[big.size() - 1], 0);
+    big.as<uint8_t>()[big.size() - 1] = 7;
+    aligned_buffer moved;
+    moved = std::move(big);
+    EXPECT_EQ(moved.as<uint8_t>()[moved.size() - 1], 7);
+    moved.reset(10);  // back to the heap
+    EXPECT_EQ(moved.size(), 10u);
+    EXPECT_EQ(moved.as<uint8_t>()[9], 0);
 }
 
 TEST(mmap, maps_file_and_reports_missing) {
