@@ -131,9 +131,11 @@ void register_all() {
                     ->MinTime(0.3)
                     ->UseRealTime();
             }
-    // Prefill: 512 tokens through matmul() (BLAS path when built with it) and, for comparison, the kernel path.
+    // Prefill: 512 tokens through matmul() (BLAS path when built with it) and, for comparison, the kernel path, at the
+    // tinyllama-1.1b shapes (rows x cols = n_out x n_in: attention q/o, k/v, FFN gate/up, FFN down).
     for (dtype type : k_types)
-        for (const auto& s : {std::array<int64_t, 2>{2048, 2048}, std::array<int64_t, 2>{5632, 2048}})
+        for (const auto& s : {std::array<int64_t, 2>{2048, 2048}, std::array<int64_t, 2>{256, 2048},
+                              std::array<int64_t, 2>{5632, 2048}, std::array<int64_t, 2>{2048, 5632}})
             for (int threads : {1, 2})
                 for (bool blas : {true, false}) {
                     std::string name = std::string("matmul_prefill512/") + fathom::dtype_name(type) + "/" +

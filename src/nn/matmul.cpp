@@ -87,8 +87,12 @@ void matmul_kernel_path(thread_pool& pool, kernels::matmul_rows_fn fn, const uin
 }
 
 #if defined(FATHOM_HAVE_BLAS)
-// Converted panels (F16/BF16, unaligned F32): 1 MiB of F32, so a panel is still in L2 when sgemm reads it.
-constexpr int64_t k_panel_scratch_floats = int64_t(1) << 18;
+// Largest row panel per sgemm call, and the n_in slice of converted (F16/BF16, unaligned F32) panels: 1024 x 256
+// F32 = 1 MiB, so a converted slice is still in L2 when sgemm packs it. Before slicing, converted panels were
+// limited to 1 MiB by rows (32 rows at n_in = 5632), and OpenBLAS re-packed X for every one of them: F16 prefill
+// ran at ~0.8x F32; with slices it runs at F32's speed.
+constexpr int64_t k_panel_max_rows = 1024;
+constexpr int64_t k_conv_cols = 256;
 
 // OpenBLAS 0.3.21 (Debian 12) does not know newer Xeon models (e.g. family 6 model 207) and falls back to its
 // SSE2 "Prescott" kernels, 5x slower than its AVX-512 ones. When that happened and the CPU has AVX-512 / AVX2
@@ -117,27 +121,25 @@ void blas_single_thread_once() {
     });
 }
 
-// Rows of W per sgemm call. Larger panels amortise OpenBLAS's packing of X (measured: 128-row panels ran ~20%
-// slower than 1024-row ones at 512 tokens x 2048), but a converted panel should stay in L2 between conversion and
-// sgemm, so converted panels use up to `scratch_floats` floats. Every thread gets at least one panel.
-int64_t panel_rows(int64_t n_in, int64_t n_out, int n_threads, int64_t scratch_floats) {
-    int64_t p = scratch_floats / std::max<int64_t>(1, n_in);
-    p = std::clamp<int64_t>(p / k_row_block * k_row_block, k_row_block, 1024);
+// Rows of W per sgemm call for F32 weights fed directly: larger panels amortise OpenBLAS's packing of X (measured:
+// 128-row panels ran ~20% slower than 1024-row ones at 512 tokens x 2048). Every thread gets at least one panel.
+int64_t panel_rows(int64_t n_out, int n_threads, int64_t max_rows) {
     const int64_t per_thread = (n_out + n_threads - 1) / n_threads;
     const int64_t even = (per_thread + k_row_block - 1) / k_row_block * k_row_block;
-    return std::max<int64_t>(k_row_block, std::min(p, even));
+    return std::max<int64_t>(k_row_block, std::min(max_rows, even));
 }
 
-// Converts rows [r0, r0+nr) of W to F32 into dst (nr x n_in, contiguous).
+// Converts rows [r0, r0+nr), columns [c0, c0+nc) of W to F32 into dst (nr x nc, contiguous).
 void convert_panel(const kernels::table& k, dtype type, const uint8_t* w, const shape& s, int64_t r0, int64_t nr,
-                   float* dst) {
+                   int64_t c0, int64_t nc, float* dst) {
+    const size_t esz = type == dtype::DTYPE_F32 ? 4 : 2;
     for (int64_t r = 0; r < nr; ++r) {
-        const uint8_t* src = w + size_t(r0 + r) * s.row_bytes;
-        float* d = dst + r * s.n_in;
+        const uint8_t* src = w + size_t(r0 + r) * s.row_bytes + size_t(c0) * esz;
+        float* d = dst + r * nc;
         switch (type) {
-            case dtype::DTYPE_F32: std::memcpy(d, src, size_t(s.n_in) * 4); break;
-            case dtype::DTYPE_F16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), d, s.n_in); break;
-            case dtype::DTYPE_BF16: k.bf16_to_f32(reinterpret_cast<const uint16_t*>(src), d, s.n_in); break;
+            case dtype::DTYPE_F32: std::memcpy(d, src, size_t(nc) * 4); break;
+            case dtype::DTYPE_F16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), d, nc); break;
+            case dtype::DTYPE_BF16: k.bf16_to_f32(reinterpret_cast<const uint16_t*>(src), d, nc); break;
             default: break;  // excluded by the caller
         }
     }
@@ -146,27 +148,33 @@ void convert_panel(const kernels::table& k, dtype type, const uint8_t* w, const 
 void matmul_blas_path(thread_pool& pool, const kernels::table& k, dtype type, const uint8_t* w, const shape& s,
                       const float* x, int64_t ldx, int64_t n_tok, float* y, int64_t ldy, const float* bias) {
     blas_single_thread_once();
-    // F32 weights at a float-aligned address feed sgemm directly; anything else goes through a converted panel.
+    // F32 weights at a float-aligned address feed sgemm directly; anything else goes through converted panels.
     const bool direct = type == dtype::DTYPE_F32 && (reinterpret_cast<uintptr_t>(w) % alignof(float)) == 0;
-    const int64_t scratch_floats = direct ? int64_t(1) << 30 : k_panel_scratch_floats;
-    const int64_t prow = panel_rows(s.n_in, s.n_out, pool.size(), scratch_floats);
+    const int64_t prow = panel_rows(s.n_out, pool.size(), k_panel_max_rows);
+    // Converted panels are sliced along n_in as well (pcol columns): a slice stays in L2 between conversion and
+    // sgemm, and the row panel stays tall, so OpenBLAS packs each column slice of X once per row panel.
+    const int64_t pcol = direct ? s.n_in : std::min(s.n_in, k_conv_cols);
     const int64_t n_panels = (s.n_out + prow - 1) / prow;
     pool.parallel_for(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
         thread_local std::vector<float> scratch;
         for (int64_t p = p0; p < p1; ++p) {
             const int64_t r0 = p * prow, nr = std::min(prow, s.n_out - r0);
-            const float* wp;
             if (direct) {
-                wp = reinterpret_cast<const float*>(w + size_t(r0) * s.row_bytes);
+                const float* wp = reinterpret_cast<const float*>(w + size_t(r0) * s.row_bytes);
+                // Y[:, r0:r0+nr] = X (n_tok x n_in) * Wp^T (n_in x nr)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tok), int(nr), int(s.n_in), 1.0f, x,
+                            int(ldx), wp, int(s.n_in), 0.0f, y + r0, int(ldy));
             } else {
-                const size_t need = size_t(nr) * size_t(s.n_in);
+                const size_t need = size_t(nr) * size_t(pcol);
                 if (scratch.size() < need) scratch.resize(need);
-                convert_panel(k, type, w, s, r0, nr, scratch.data());
-                wp = scratch.data();
+                for (int64_t c0 = 0; c0 < s.n_in; c0 += pcol) {
+                    const int64_t nc = std::min(pcol, s.n_in - c0);
+                    convert_panel(k, type, w, s, r0, nr, c0, nc, scratch.data());
+                    // Y[:, r0:r0+nr] (+)= X[:, c0:c0+nc] * Wp[:, c0:c0+nc]^T
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tok), int(nr), int(nc), 1.0f,
+                                x + c0, int(ldx), scratch.data(), int(nc), c0 == 0 ? 0.0f : 1.0f, y + r0, int(ldy));
+                }
             }
-            // Y[:, r0:r0+nr] = X (n_tok x n_in) * Wp^T (n_in x nr)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tok), int(nr), int(s.n_in), 1.0f, x, int(ldx),
-                        wp, int(s.n_in), 0.0f, y + r0, int(ldy));
             if (bias) add_bias(bias, y, ldy, n_tok, r0, r0 + nr);
         }
     });

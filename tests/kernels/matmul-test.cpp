@@ -106,11 +106,14 @@ TEST(matmul, larger_shape_both_paths) {
         nn::set_blas_min_tokens(int64_t(1) << 40);
         check_case(pool, type, 1024 + 3, 700, 40, true, 0, rng, std::string("kernel ") + test::type_name(type));
     }
-    // Long rows: the converted panels are capped in size, so one thread works through several of them.
+    // Long rows: converted panels are sliced along n_in (the slices accumulate into Y), many slices per panel.
     thread_pool one(1);
     nn::set_blas_min_tokens(16);
     for (dtype type : {dtype::DTYPE_F32, dtype::DTYPE_F16, dtype::DTYPE_BF16})
         check_case(one, type, 8192 + 3, 500, 20, false, 1, rng, std::string("long rows ") + test::type_name(type));
+    // Many rows: row panels are capped, so one thread works through several of them, each with several slices.
+    for (dtype type : {dtype::DTYPE_F32, dtype::DTYPE_F16, dtype::DTYPE_BF16})
+        check_case(one, type, 300, 2100, 20, true, 0, rng, std::string("many rows ") + test::type_name(type));
 }
 
 TEST(matmul, blas_threshold_knob) {
