@@ -23,6 +23,7 @@ void openblas_set_num_threads(int num_threads);
 char* openblas_get_corename(void) __attribute__((weak));
 void gotoblas_dynamic_init(void) __attribute__((weak));
 void gotoblas_dynamic_quit(void) __attribute__((weak));
+void blas_thread_shutdown_(void) __attribute__((weak));
 }
 #endif
 
@@ -112,6 +113,18 @@ void fix_openblas_core() {
     gotoblas_dynamic_init();
     unsetenv("OPENBLAS_CORETYPE");
 }
+
+// OpenBLAS starts its own worker threads when it is loaded, and they poll with sched_yield for about 0.1 s before
+// sleeping. Fathom only calls it single-threaded from its own pool, so stop them at start-up: on a 2-core machine
+// they took a core from the pool and a 6-token llama-125m prompt right after loading ran 4x slower (128 -> 32 ms).
+// Later threaded calls (none with one thread) would start them again.
+struct blas_threads_off {
+    blas_threads_off() {
+        openblas_set_num_threads(1);
+        if (blas_thread_shutdown_) blas_thread_shutdown_();
+    }
+};
+const blas_threads_off g_blas_threads_off;
 
 void blas_single_thread_once() {
     static std::once_flag once;
