@@ -121,3 +121,10 @@ TEST(chat_template, extra_vars_and_custom_template) {
     std::string t = "{{ tools | tojson }}|{{ messages | length }}|{{ add_generation_prompt }}|{{ messages[0].content }}";
     EXPECT_EQ(render_chat(t, {{"user", "hey"}}, o), R"([{"name": "f", "args": {"x": 1}}]|1|False|hey)");
 }
+
+TEST(chat_template, reference_defaults) {
+    // tools and documents are none unless given; strftime_now is defined and formats the current date.
+    chat_render_options o;
+    std::string t = "{{ tools is none }} {{ documents is none }} {{ strftime_now is defined }} {{ strftime_now('%Y') | length }}";
+    EXPECT_EQ(render_chat(t, {}, o), "True True True 4");
+}

@@ -125,6 +125,19 @@ TEST(jinja, filters) {
     EXPECT_EQ(r("{{ {'a': [1]} | tojson(indent=2) }}"), "{\n  \"a\": [\n    1\n  ]\n}");
 }
 
+TEST(jinja, list_filters) {
+    EXPECT_EQ(r("{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | list }}"), "['hi']");
+    EXPECT_EQ(r("{{ messages | rejectattr('role', 'eq', 'user') | map(attribute='role') | join(',') }}"),
+              "system,assistant");
+    EXPECT_EQ(r("{{ (messages | selectattr('role', 'equalto', 'user') | list | last).content }}"), "hi");
+    EXPECT_EQ(r("{{ messages | selectattr('tool_calls', 'undefined') | length }}"), "3");
+    EXPECT_EQ(r("{{ messages | selectattr('content') | length }} {{ xs | select('odd') | list }}"
+                " {{ xs | reject('odd') | list }} {{ ['a', 'b'] | map('upper') | join }}"),
+              "3 [1, 3] [2] AB");
+    EXPECT_EQ(r("{{ [1, 2, 1, 3, 2] | unique | list }} {{ messages | map(attribute='x', default='-') | join }}"),
+              "[1, 2, 3] ---");
+}
+
 TEST(jinja, methods) {
     EXPECT_EQ(r("[{{ '  x  '.strip() }}][{{ 'xxaxx'.strip('x') }}][{{ '  x'.lstrip() }}][{{ 'x  '.rstrip() }}]"),
               "[x][a][x][x]");

@@ -1,6 +1,7 @@
 // Chat template rendering and the built-in templates (llama2, llama3, chatml, deepseek, deepseek3, mistral, phi3).
 #include "io/text/chat-template.h"
 
+#include <ctime>
 
 #include "core/error.h"
 
@@ -144,7 +145,23 @@ std::string render_chat(const std::string& template_source, const std::vector<ch
     jinja::value_list msgs;
     for (const auto& m : messages)
         msgs.push_back(jinja::make_dict({{"role", jinja::value(m.role)}, {"content", jinja::value(m.content)}}));
-    std::vector<std::pair<std::string, jinja::value>> vars = opt.extra_vars;
+    // As the reference implementation does: tools and documents default to none, strftime_now is callable.
+    std::vector<std::pair<std::string, jinja::value>> vars = {
+        {"tools", jinja::value(jinja::none_t{})},
+        {"documents", jinja::value(jinja::none_t{})},
+        {"strftime_now", jinja::value(jinja::native_fn([](jinja::call_args& a) -> jinja::value {
+             if (a.pos.empty() || !a.pos[0].is_string())
+                 fail(errc::ERRC_INVALID_ARGUMENT, "chat template line " + std::to_string(a.line) +
+                                                       ": strftime_now needs a format string");
+             std::time_t t = std::time(nullptr);
+             std::tm tm{};
+             gmtime_r(&t, &tm);
+             char buf[256];
+             size_t n = a.pos[0].str().size() < 64 ? std::strftime(buf, sizeof buf, a.pos[0].str().c_str(), &tm) : 0;
+             return jinja::value(std::string(buf, n));
+         }))},
+    };
+    vars.insert(vars.end(), opt.extra_vars.begin(), opt.extra_vars.end());
     vars.emplace_back("messages", jinja::value(std::move(msgs)));
     vars.emplace_back("add_generation_prompt", jinja::value(opt.add_generation_prompt));
     vars.emplace_back("bos_token", jinja::value(opt.bos_token));

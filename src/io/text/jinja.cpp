@@ -1049,6 +1049,59 @@ private:
             if (!v.is_dict()) error(a.line, std::string("items of ") + kind_name(v));
             return method(v, "items", a);
         }
+        if (n == "selectattr" || n == "rejectattr" || n == "select" || n == "reject") {
+            if (!v.is_list()) error(a.line, n + " of " + kind_name(v));
+            bool by_attr = n == "selectattr" || n == "rejectattr";
+            bool keep_true = n == "selectattr" || n == "select";
+            size_t first = 0;
+            std::string attr;
+            if (by_attr) attr = str_arg(a, first++, nullptr, n.c_str());
+            const value* tname = arg(a, first, nullptr);
+            if (tname && !tname->is_string()) error(a.line, n + ": test name must be a string");
+            call_args rest;
+            rest.line = a.line;
+            for (size_t k = first + 1; k < a.pos.size(); ++k) rest.pos.push_back(a.pos[k]);
+            value_list l;
+            for (const auto& item : v.list()) {
+                step(a.line);
+                value x = by_attr ? get_attr(item, attr, a.line) : item;
+                bool r = tname ? test(tname->str(), x, rest) : x.truthy();
+                if (r == keep_true) l.push_back(item);
+            }
+            return value(std::move(l));
+        }
+        if (n == "map") {
+            if (!v.is_list()) error(a.line, "map of " + std::string(kind_name(v)));
+            const value* attr = kwarg(a, "attribute");
+            const value* fname = a.pos.empty() ? nullptr : &a.pos[0];
+            if (!attr && (!fname || !fname->is_string())) error(a.line, "map needs attribute= or a filter name");
+            call_args rest;
+            rest.line = a.line;
+            for (size_t k = 1; k < a.pos.size(); ++k) rest.pos.push_back(a.pos[k]);
+            value_list l;
+            for (const auto& item : v.list()) {
+                step(a.line);
+                if (attr) {
+                    value x = attr->is_string() ? get_attr(item, attr->str(), a.line) : value();
+                    const value* def = kwarg(a, "default");
+                    l.push_back(x.is_undefined() && def ? *def : x);
+                } else {
+                    l.push_back(filter(fname->str(), item, rest));
+                }
+            }
+            return value(std::move(l));
+        }
+        if (n == "unique") {
+            if (!v.is_list()) error(a.line, "unique of " + std::string(kind_name(v)));
+            value_list l;
+            for (const auto& item : v.list()) {
+                step(a.line);
+                bool seen = false;
+                for (const auto& y : l) seen = seen || equal(item, y);
+                if (!seen) l.push_back(item);
+            }
+            return value(std::move(l));
+        }
         if (n == "int") {
             if (v.kind() == value_kind::VALUE_INT) return v;
             if (v.kind() == value_kind::VALUE_FLOAT) return value(int64_t(std::get<double>(v.v)));
