@@ -128,3 +128,49 @@ TEST(chat_template, reference_defaults) {
     std::string t = "{{ tools is none }} {{ documents is none }} {{ strftime_now is defined }} {{ strftime_now('%Y') | length }}";
     EXPECT_EQ(render_chat(t, {}, o), "True True True 4");
 }
+
+TEST(chat_template, tool_aware_template_in_reference_style) {
+    // Written the way published templates are: "{%-" tags on indented lines, relying on trim/lstrip blocks.
+    const std::string t = R"J({%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are a helpful assistant.' }}
+    {%- endif %}
+    {{- "\n\n# Tools\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- for message in messages %}
+    {%- if message.role == "user" or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+)J";
+    std::vector<chat_message> msgs = {{"system", "S"}, {"user", "U1"}};
+    chat_render_options o;
+    EXPECT_EQ(render_chat(t, msgs, o),
+              "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\n");
+    o.extra_vars.emplace_back("tools", jinja::from_json(R"([{"name":"get_time","parameters":{}}])"));
+    EXPECT_EQ(render_chat(t, msgs, o),
+              "<|im_start|>system\nS\n\n# Tools\n<tools>\n{\"name\": \"get_time\", \"parameters\": {}}\n</tools><|im_end|>\n"
+              "<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\n");
+    // Plain tags on their own lines leave no blank lines behind.
+    EXPECT_EQ(render_chat("{% for m in messages %}\n  {% if m.role == 'user' %}\nU: {{ m.content }}\n  {% endif %}\n"
+                          "{% endfor %}\n",
+                          msgs, o),
+              "U: U1\n");
+}
