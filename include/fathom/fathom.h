@@ -93,8 +93,9 @@ typedef struct fathom_model_options {
     size_t struct_size;
     int32_t n_threads; /* threads for load-time work (copying when use_mmap = 0); 0 = physical cores */
     int32_t use_mmap;  /* 1 (default): weights are used in place from a read-only file mapping; 0: copied to memory */
+    int32_t vocab_only; /* 1: metadata and tokenizer only (no weights, no sessions), e.g. a vocabulary GGUF; default 0 */
 } fathom_model_options;
-/* Fills opts with defaults (n_threads 0, use_mmap 1) and sets struct_size. */
+/* Fills opts with defaults (n_threads 0, use_mmap 1, vocab_only 0) and sets struct_size. */
 FATHOM_API void fathom_model_options_init(fathom_model_options* opts);
 
 /* Loads a GGUF file or a Hugging Face folder (config.json + *.safetensors) and validates it. opts may be NULL. */
@@ -157,6 +158,26 @@ FATHOM_API fathom_status fathom_model_tensor_count(const fathom_model* model, in
 FATHOM_API fathom_status fathom_model_tensor_info(const fathom_model* model, int64_t index, fathom_tensor_info* info);
 /* Index of the tensor called `name`, or -1 in *index if there is none (not an error). */
 FATHOM_API fathom_status fathom_model_tensor_find(const fathom_model* model, const char* name, int64_t* index);
+
+/* ------------------------------------------------------------------ tokenizer */
+
+/* Calls below need tokenizer.ggml.* metadata; without it they fail with FATHOM_ERR_UNSUPPORTED. The tokenizer is
+ * built once per model on first use (thread-safe). Sizes use a two-call convention: when the output does not fit,
+ * the call fails with FATHOM_ERR_INVALID_ARGUMENT, writes nothing to the buffer and still stores the size needed
+ * (the one exception to "out-parameters are untouched on failure"); pass capacity 0 (buffer may be NULL) to ask. */
+
+/* 1 in *has if the model carries a tokenizer (tokenizer.ggml.model), else 0. */
+FATHOM_API fathom_status fathom_model_has_tokenizer(const fathom_model* model, int* has);
+/* Encodes len bytes of text (any bytes) into ids; *n_tokens = count. add_special: BOS/EOS as the vocabulary asks;
+ * parse_special: control tokens written as text ("<|endoftext|>") become their ids. */
+FATHOM_API fathom_status fathom_tokenize(const fathom_model* model, const char* text, size_t len, int add_special,
+                                         int parse_special, int32_t* tokens, int64_t capacity, int64_t* n_tokens);
+/* Text of one token as it decodes alone (raw text for control tokens), NUL-terminated; valid as long as the model. */
+FATHOM_API fathom_status fathom_token_to_piece(const fathom_model* model, int32_t token, const char** piece);
+/* Decodes n ids into buf (control tokens omitted) with a terminating NUL; *len = bytes without the NUL.
+ * Needs capacity >= *len + 1. */
+FATHOM_API fathom_status fathom_detokenize(const fathom_model* model, const int32_t* tokens, int64_t n, char* buf,
+                                           size_t capacity, size_t* len);
 
 /* ------------------------------------------------------------------ sessions */
 

@@ -177,6 +177,44 @@ public:
         return i;
     }
 
+    bool has_tokenizer() const {
+        int has = 0;
+        check(fathom_model_has_tokenizer(get(), &has));
+        return has != 0;
+    }
+    // add_special: BOS/EOS as the vocabulary asks; parse_special: control tokens written as text become ids.
+    std::vector<int32_t> tokenize(const std::string& text, bool add_special = true, bool parse_special = false) const {
+        std::vector<int32_t> ids(text.size() + 4);
+        int64_t n = 0;
+        fathom_status st = fathom_tokenize(get(), text.data(), text.size(), add_special, parse_special, ids.data(),
+                                           int64_t(ids.size()), &n);
+        if (st == FATHOM_ERR_INVALID_ARGUMENT && n > int64_t(ids.size())) {  // needed more room: ask again
+            ids.resize(size_t(n));
+            st = fathom_tokenize(get(), text.data(), text.size(), add_special, parse_special, ids.data(), n, &n);
+        }
+        check(st);
+        ids.resize(size_t(n));
+        return ids;
+    }
+    std::string token_piece(int32_t token) const {
+        const char* p = nullptr;
+        check(fathom_token_to_piece(get(), token, &p));
+        return p;
+    }
+    std::string detokenize(const std::vector<int32_t>& tokens) const {
+        const size_t unset = ~size_t(0);
+        size_t len = unset;  // the first call only asks for the size
+        fathom_status st = fathom_detokenize(get(), tokens.data(), int64_t(tokens.size()), nullptr, 0, &len);
+        if (st != FATHOM_ERR_INVALID_ARGUMENT || len == unset) {
+            check(st);
+            return std::string();
+        }
+        std::string out(len + 1, '\0');
+        check(fathom_detokenize(get(), tokens.data(), int64_t(tokens.size()), out.data(), out.size(), &len));
+        out.resize(len);
+        return out;
+    }
+
 private:
     model_ptr p_;
 };

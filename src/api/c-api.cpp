@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/thread-pool.h"
 #include "io/model-file.h"
+#include "io/text/tokenizer.h"
 #include "kernels/kernels.h"
 #include "models/llama.h"
 #include "models/synth.h"
@@ -31,6 +32,12 @@ struct fathom_model {
     int64_t n_params = 0;
     uint64_t n_tensor_bytes = 0;
     uint64_t file_bytes = 0;
+    std::string path;                        // as given to fathom_model_load, for messages
+    bool vocab_only = false;                 // no weights: sessions are refused
+    // Built on first use by tokenizer_of(); pieces[id] is token_piece(id).
+    mutable std::once_flag tok_once;
+    mutable std::unique_ptr<fathom::text::tokenizer> tok;
+    mutable std::vector<std::string> pieces;
 };
 
 struct fathom_session {
@@ -186,6 +193,26 @@ void check_seq(const fathom_session* s, int32_t seq, const char* fn) {
                                               " is out of range (session has " + std::to_string(s->s->n_seq()) + ")");
 }
 
+// The model's tokenizer, built once (thread-safe; a failed build is retried by the next call).
+const text::tokenizer& tokenizer_of(const fathom_model* m) {
+    if (!m->m->file.find("tokenizer.ggml.model")) fail(errc::ERRC_UNSUPPORTED, m->path + ": has no tokenizer (no tokenizer.ggml.model)");
+    std::call_once(m->tok_once, [&] {
+        auto t = std::make_unique<text::tokenizer>(m->m->file);
+        std::vector<std::string> pieces(size_t(std::max(t->n_vocab(), 0)));
+        for (int32_t id = 0; id < t->n_vocab(); ++id) pieces[size_t(id)] = t->token_piece(id);
+        m->pieces = std::move(pieces);
+        m->tok = std::move(t);
+    });
+    return *m->tok;
+}
+
+void check_token(const text::tokenizer& t, int32_t id, const char* fn) {
+    if (id < 0 || id >= t.n_vocab())
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": token " + std::to_string(id) +
+                                              " is out of range (vocabulary has " + std::to_string(t.n_vocab()) +
+                                              ")");
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -253,6 +280,7 @@ extern "C" void fathom_model_options_init(fathom_model_options* opts) {
     opts->struct_size = sizeof *opts;
     opts->n_threads = 0;
     opts->use_mmap = 1;
+    opts->vocab_only = 0;
 }
 
 extern "C" fathom_status fathom_model_load(const char* path, const fathom_model_options* opts, fathom_model** out) {
@@ -267,9 +295,25 @@ extern "C" fathom_status fathom_model_load(const char* path, const fathom_model_
 
         auto t0 = std::chrono::steady_clock::now();
         io::model_file file = io::load_model_file(path);
-        if (!o.use_mmap) copy_to_memory(file, o.n_threads);
         auto m = std::make_unique<fathom_model>();
-        m->m = llama_model::load(std::move(file));
+        m->path = path;
+        if (o.vocab_only) {  // metadata only: no tensors are bound, so vocabulary-only files load too
+            m->vocab_only = true;
+            m->m = std::make_unique<llama_model>();
+            m->m->file = std::move(file);
+            const io::model_file& vf = m->m->file;
+            llama_hparams& hp = m->m->hp;
+            if (const io::meta_value* v = vf.find("general.architecture")) hp.arch = v->as_string("general.architecture");
+            if (const io::meta_value* v = vf.find("tokenizer.ggml.tokens"))
+                hp.n_vocab = int64_t(v->as_array("tokenizer.ggml.tokens").size());
+            if (const io::meta_value* v = vf.find("tokenizer.ggml.bos_token_id"))
+                hp.bos_id = int32_t(v->as_int("tokenizer.ggml.bos_token_id"));
+            if (const io::meta_value* v = vf.find("tokenizer.ggml.eos_token_id"))
+                hp.eos_id = int32_t(v->as_int("tokenizer.ggml.eos_token_id"));
+        } else {
+            if (!o.use_mmap) copy_to_memory(file, o.n_threads);
+            m->m = llama_model::load(std::move(file));
+        }
         const io::model_file& f = m->m->file;
         if (const io::meta_value* v = f.find("general.name"); v && v->type == io::gguf_type::GGUF_STRING) m->name = v->s;
         m->meta_display.reserve(f.meta.size());
@@ -450,6 +494,75 @@ extern "C" fathom_status fathom_model_tensor_find(const fathom_model* model, con
     });
 }
 
+// ------------------------------------------------------------------ tokenizer
+
+extern "C" fathom_status fathom_model_has_tokenizer(const fathom_model* model, int* has) {
+    return guarded([&] {
+        require(model, "fathom_model_has_tokenizer", "model");
+        require(has, "fathom_model_has_tokenizer", "has");
+        *has = model->m->file.find("tokenizer.ggml.model") ? 1 : 0;
+    });
+}
+
+extern "C" fathom_status fathom_tokenize(const fathom_model* model, const char* text, size_t len, int add_special,
+                                         int parse_special, int32_t* tokens, int64_t capacity, int64_t* n_tokens) {
+    return guarded([&] {
+        const char* fn = "fathom_tokenize";
+        require(model, fn, "model");
+        if (len) require(text, fn, "text");
+        require(n_tokens, fn, "n_tokens");
+        if (capacity < 0) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": capacity must be >= 0");
+        if (capacity > 0) require(tokens, fn, "tokens");
+        const text::tokenizer& t = tokenizer_of(model);
+        const std::vector<int32_t> ids =
+            t.encode(std::string_view(len ? text : "", len), add_special != 0, parse_special != 0);
+        const int64_t n = int64_t(ids.size());
+        if (n > capacity) {
+            *n_tokens = n;
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": capacity " + std::to_string(capacity) +
+                                                  " is too small (" + std::to_string(n) +
+                                                  " tokens needed, stored in *n_tokens)");
+        }
+        if (n) std::memcpy(tokens, ids.data(), size_t(n) * sizeof(int32_t));
+        *n_tokens = n;
+    });
+}
+
+extern "C" fathom_status fathom_token_to_piece(const fathom_model* model, int32_t token, const char** piece) {
+    return guarded([&] {
+        const char* fn = "fathom_token_to_piece";
+        require(model, fn, "model");
+        require(piece, fn, "piece");
+        const text::tokenizer& t = tokenizer_of(model);
+        check_token(t, token, fn);
+        *piece = model->pieces[size_t(token)].c_str();
+    });
+}
+
+extern "C" fathom_status fathom_detokenize(const fathom_model* model, const int32_t* tokens, int64_t n, char* buf,
+                                           size_t capacity, size_t* len) {
+    return guarded([&] {
+        const char* fn = "fathom_detokenize";
+        require(model, fn, "model");
+        require(len, fn, "len");
+        if (n < 0) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n must be >= 0");
+        if (n > 0) require(tokens, fn, "tokens");
+        if (capacity > 0) require(buf, fn, "buf");
+        const text::tokenizer& t = tokenizer_of(model);
+        std::vector<int32_t> ids(tokens, tokens + n);
+        for (int32_t id : ids) check_token(t, id, fn);
+        const std::string s = t.decode(ids, false);
+        if (s.size() + 1 > capacity) {
+            *len = s.size();
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": capacity " + std::to_string(capacity) +
+                                                  " is too small (" + std::to_string(s.size() + 1) +
+                                                  " bytes needed with the NUL; length stored in *len)");
+        }
+        std::memcpy(buf, s.c_str(), s.size() + 1);
+        *len = s.size();
+    });
+}
+
 // ------------------------------------------------------------------ sessions
 
 extern "C" void fathom_session_options_init(fathom_session_options* opts) {
@@ -468,6 +581,8 @@ extern "C" fathom_status fathom_session_create(const fathom_model* model, const 
         const char* fn = "fathom_session_create";
         require(model, fn, "model");
         require(out, fn, "out");
+        if (model->vocab_only)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": the model was loaded with vocab_only (no weights)");
         fathom_session_options o;
         fathom_session_options_init(&o);
         read_struct(opts, &o, sizeof o, fn, "fathom_session_options");

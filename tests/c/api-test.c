@@ -430,6 +430,33 @@ int main(int argc, char** argv) {
             fathom_sampler* s3 = NULL;
             CHECK_FAILS(fathom_sampler_create(&smo, &s3), FATHOM_ERR_INVALID_ARGUMENT, "repeat_penalty");
         }
+        /* a model without tokenizer.ggml.* metadata has no tokenizer */
+        {
+            int has = -1;
+            int64_t n_tok = -1;
+            const char* piece = NULL;
+            size_t text_len = 0;
+            char text_buf[8];
+            CHECK_OK(fathom_model_has_tokenizer(model, &has));
+            CHECK(has == 0);
+            CHECK_FAILS(fathom_tokenize(model, "Hi", 2, 1, 0, NULL, 0, &n_tok), FATHOM_ERR_UNSUPPORTED,
+                        "has no tokenizer");
+            CHECK(n_tok == -1);
+            CHECK_FAILS(fathom_token_to_piece(model, 0, &piece), FATHOM_ERR_UNSUPPORTED, path);
+            CHECK_FAILS(fathom_detokenize(model, &tok, 1, text_buf, sizeof text_buf, &text_len), FATHOM_ERR_UNSUPPORTED,
+                        "has no tokenizer");
+            CHECK_FAILS(fathom_model_has_tokenizer(NULL, &has), FATHOM_ERR_INVALID_ARGUMENT, "model");
+        }
+        /* vocab_only loads metadata but refuses sessions */
+        fathom_model_options_init(&mo);
+        mo.vocab_only = 1;
+        CHECK_OK(fathom_model_load(path, &mo, &m2));
+        {
+            fathom_session* s4 = NULL;
+            CHECK_FAILS(fathom_session_create(m2, NULL, &s4), FATHOM_ERR_INVALID_ARGUMENT, "vocab_only");
+            CHECK(s4 == NULL);
+        }
+        fathom_model_free(m2);
         /* _free functions accept NULL */
         fathom_model_free(NULL);
         fathom_session_free(NULL);

@@ -78,7 +78,7 @@ std::string info_value(const std::string& out, const std::string& key) {
     return m[2];
 }
 
-const std::vector<std::string> k_commands = {"info", "run", "convert", "synth", "bench"};
+const std::vector<std::string> k_commands = {"info", "run", "tokenize", "convert", "synth", "bench"};
 
 class Cli : public ::testing::Test {
 protected:
@@ -219,6 +219,45 @@ TEST_F(Cli, RunTextPromptNeedsTokenizer) {
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_EQ(r.err.rfind("fathom: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find("--prompt-ids"), std::string::npos) << r.err;
+}
+
+const fs::path k_gpt2_vocab = fs::path(FATHOM_SHARED_DIR) / "testdata" / "tokenizers" / "ggml-vocab-gpt-2.gguf";
+
+// Expected ids from ggml-vocab-gpt-2.gguf.out: "Hello world" is 15496 995, "Hello, world!" 15496 11 995 0.
+TEST_F(Cli, TokenizePrintsIdsAndPieces) {
+    if (!fs::exists(k_gpt2_vocab)) GTEST_SKIP() << "missing " << k_gpt2_vocab << " (set FATHOM_SHARED_DIR)";
+    result r = fathom({"tokenize", "-m", k_gpt2_vocab.string(), "--no-bos", "Hello world"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out, "15496\t'Hello'\n995\t' world'\n");
+    r = fathom({"tokenize", "-m", k_gpt2_vocab.string(), "--no-bos", "--ids-only", "Hello, world!"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out, "15496 11 995 0\n");
+    r = fathom({"tokenize", "-m", k_gpt2_vocab.string(), "--ids-only", "--no-bos", "a\nb"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(count_lines(r.out), 1) << r.out;
+    r = fathom({"tokenize", "-m", k_gpt2_vocab.string(), "--no-bos", "a\nb"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.out.find("'\\n'"), std::string::npos) << r.out;  // the newline piece is escaped on its line
+    EXPECT_EQ(count_lines(r.out), 3) << r.out;
+    // Control tokens written as text stay text unless --parse-special.
+    r = fathom({"tokenize", "-m", k_gpt2_vocab.string(), "--no-bos", "--ids-only", "--parse-special", "<|endoftext|>"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out, "50256\n");
+    r = fathom({"tokenize", "-m", k_gpt2_vocab.string(), "--no-bos", "--ids-only", "<|endoftext|>"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.out, "50256\n");
+}
+
+TEST_F(Cli, TokenizeWithoutTokenizerIsOneLineError) {
+    result r = fathom({"tokenize", "-m", tiny_, "Hello"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("fathom: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("has no tokenizer"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(tiny_), std::string::npos) << r.err;
+    r = fathom({"tokenize", "Hello"});
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("missing -m MODEL"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, RunReportsBadTokenIdsAsOneLine) {

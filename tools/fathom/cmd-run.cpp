@@ -1,4 +1,5 @@
-// `fathom run`: generate from a prompt of token ids, streaming the generated ids, then report prompt/decode speed.
+// `fathom run`: generate from a text prompt (streaming decoded text) or from token ids (streaming ids), then report
+// prompt/decode speed.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -9,6 +10,22 @@
 
 namespace fathom_cli {
 
+namespace {
+
+// Length of the longest prefix of s that does not end inside a UTF-8 sequence still waiting for bytes.
+size_t complete_utf8_prefix(const std::string& s) {
+    const size_t n = s.size();
+    for (size_t back = 1; back <= 4 && back <= n; ++back) {
+        const unsigned char c = static_cast<unsigned char>(s[n - back]);
+        if ((c & 0xC0) == 0x80) continue;  // continuation byte: look further back for the lead
+        const size_t want = c >= 0xF0 && c < 0xF8 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return want > back && c >= 0xC0 ? n - back : n;
+    }
+    return n;  // no lead byte nearby: malformed, print as is
+}
+
+}  // namespace
+
 int cmd_run(int argc, char** argv) {
     std::string model_path, prompt, prompt_ids;
     int32_t n_predict = 128, threads = 0;
@@ -16,7 +33,8 @@ int cmd_run(int argc, char** argv) {
     bool ignore_eos = false;
     fathom_sampler_options so = fathom::default_sampler_options();
     arg_parser ap("fathom run -m MODEL (-p PROMPT | --prompt-ids 1,2,3) [options]",
-                  "Runs the prompt and generates tokens, printing their ids as they come; speeds go to stderr.");
+                  "Runs the prompt and generates tokens as they come: decoded text for -p (tokenised with the "
+                  "model's tokenizer, BOS as the vocabulary asks), token ids for --prompt-ids. Speeds go to stderr.");
     ap.option("-m,--model", "MODEL", "GGUF file or Hugging Face folder (required)", &model_path);
     ap.option("-p,--prompt", "TEXT", "text prompt (needs a tokenizer)", &prompt);
     ap.option("--prompt-ids", "IDS", "prompt as comma-separated token ids", &prompt_ids);
@@ -42,12 +60,17 @@ int cmd_run(int argc, char** argv) {
     if (n_predict < -1) throw ap.error("-n: must be >= -1");
     if (threads < 0) throw ap.error("-t: must be >= 0");
     if (ctx < 0) throw ap.error("-c: must be >= 0");
-    if (ap.seen("-p"))
-        throw cli_error("text prompts need a tokenizer, which this build does not have yet; "
-                        "pass token ids instead, e.g. --prompt-ids 1,450,4996");
-    const std::vector<int32_t> ids = parse_int_list(prompt_ids, "--prompt-ids");
+    const bool text_mode = ap.seen("-p");
+    std::vector<int32_t> ids;
+    if (!text_mode) ids = parse_int_list(prompt_ids, "--prompt-ids");
 
     fathom::model m(model_path);
+    if (text_mode) {
+        if (!m.has_tokenizer())
+            throw cli_error(model_path + ": has no tokenizer; pass token ids instead, e.g. --prompt-ids 1,450,4996");
+        ids = m.tokenize(prompt, true, false);
+        if (ids.empty()) throw ap.error("-p: the prompt gives no tokens");
+    }
     fathom_session_options sopt = fathom::default_session_options();
     sopt.n_ctx = ctx;
     if (ctx == 0 && n_predict >= 0) {  // no larger KV cache than this run can use
@@ -61,11 +84,20 @@ int cmd_run(int argc, char** argv) {
     g.max_tokens = n_predict;
     g.ignore_eos = ignore_eos ? 1 : 0;
 
-    const fathom_generate_stats st = fathom::generate(s, smp, ids, g, [](int32_t token) {
-        std::printf("%d ", token);
+    std::string pending;  // decoded bytes not yet printed: an unfinished UTF-8 character
+    const fathom_generate_stats st = fathom::generate(s, smp, ids, g, [&](int32_t token) {
+        if (!text_mode) {
+            std::printf("%d ", token);
+        } else {
+            pending += m.token_piece(token);
+            const size_t n = complete_utf8_prefix(pending);
+            std::fwrite(pending.data(), 1, n, stdout);
+            pending.erase(0, n);
+        }
         std::fflush(stdout);
         return false;
     });
+    std::fwrite(pending.data(), 1, pending.size(), stdout);
     std::printf("\n");
     std::fflush(stdout);
 

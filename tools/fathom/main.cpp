@@ -1,4 +1,4 @@
-// fathom: command-line front end (info, run, convert, synth, bench) over the public C/C++ API only.
+// fathom: command-line front end (info, run, tokenize, convert, synth, bench) over the public C/C++ API only.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -14,7 +14,8 @@ const char* k_usage =
     "\n"
     "commands:\n"
     "  info      show a model's architecture, hyper-parameters, tensors and tokenizer\n"
-    "  run       generate tokens from a prompt\n"
+    "  run       generate text (or tokens) from a prompt\n"
+    "  tokenize  print the token ids and pieces of a text\n"
     "  convert   convert a Hugging Face folder to GGUF\n"
     "  synth     write an untrained random-weight model of a named shape\n"
     "  bench     measure prompt and generation speed (like llama-bench)\n"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     int (*fn)(int, char**) = nullptr;
     if (cmd == "info") fn = cmd_info;
     else if (cmd == "run") fn = cmd_run;
+    else if (cmd == "tokenize") fn = cmd_tokenize;
     else if (cmd == "convert") fn = cmd_convert;
     else if (cmd == "synth") fn = cmd_synth;
     else if (cmd == "bench") fn = cmd_bench;
