@@ -43,6 +43,21 @@ void value_dict::set(const std::string& key, value v) {
     items.emplace_back(key, std::move(v));
 }
 
+// True if v is `target` or contains it through lists and dicts (depth-bounded: values nested deeper than the
+// evaluator allows count as holding it, so they are refused too).
+static bool holds(const value& v, const value_dict* target, int depth) {
+    if (depth > 256) return true;
+    if (v.is_dict()) {
+        if (&v.dict() == target) return true;
+        for (const auto& kv : v.dict().items)
+            if (holds(kv.second, target, depth + 1)) return true;
+    } else if (v.is_list()) {
+        for (const auto& item : v.list())
+            if (holds(item, target, depth + 1)) return true;
+    }
+    return false;
+}
+
 value make_dict(std::vector<std::pair<std::string, value>> items) {
     auto d = std::make_shared<value_dict>();
     for (auto& kv : items) d->set(kv.first, std::move(kv.second));
@@ -314,6 +329,10 @@ private:
                     value ns = lookup(s.vars[0]);
                     if (!ns.is_dict() || !ns.dict().is_namespace)
                         error(s.line, "cannot set attribute '" + s.vars[1] + "' of non-namespace '" + s.vars[0] + "'");
+                    // Shared pointers cannot free a cycle: refuse a value that holds this namespace.
+                    if (holds(v, &ns.dict(), 0))
+                        error(s.line, "cannot store namespace '" + s.vars[0] + "' inside itself ('" + s.vars[0] + "." +
+                                          s.vars[1] + "')");
                     ns.dict().set(s.vars[1], std::move(v));
                 }
                 break;

@@ -202,7 +202,11 @@ std::string tokenizer_impl::piece(int32_t id, bool render_special) const {
         return out;
     }
     // WordPiece: vocabulary words start with U+2581 (converted from "no ## prefix"), continuations do not.
-    if (t.compare(0, 3, "\xE2\x96\x81") == 0) return " " + t.substr(3);
+    if (t.compare(0, 3, "\xE2\x96\x81") == 0) {
+        std::string r(1, ' ');
+        r.append(t, 3, std::string::npos);
+        return r;
+    }
     if (t.compare(0, 2, "##") == 0) return t.substr(2);
     return t;
 }
