@@ -178,6 +178,55 @@ FATHOM_API fathom_status fathom_token_to_piece(const fathom_model* model, int32_
  * Needs capacity >= *len + 1. */
 FATHOM_API fathom_status fathom_detokenize(const fathom_model* model, const int32_t* tokens, int64_t n, char* buf,
                                            size_t capacity, size_t* len);
+/* 1 in *is_eog if the token ends a generation: the vocabulary's EOS, its end-of-turn / end-of-message tokens
+ * (tokenizer.ggml.eot_token_id, .eom_token_id) and control tokens such as <|eot_id|>, <|im_end|>, <|end|>,
+ * <end_of_turn> or <|EOT|>; else 0. */
+FATHOM_API fathom_status fathom_token_is_eog(const fathom_model* model, int32_t token, int* is_eog);
+
+/* ------------------------------------------------------------------ chat templates */
+
+/* One turn of a conversation. role: "system", "user", "assistant" (or any role the template knows). */
+typedef struct fathom_chat_message {
+    const char* role;
+    const char* content;
+} fathom_chat_message;
+
+/* Comma-separated names of the built-in chat templates, e.g. "llama2, llama3, chatml, deepseek, ...". */
+FATHOM_API const char* fathom_chat_builtin_templates(void);
+
+/* Renders a conversation into prompt text. tmpl: NULL = the model's own tokenizer.chat_template (fails with
+ * FATHOM_ERR_UNSUPPORTED naming the model when it has none); a built-in name from fathom_chat_builtin_templates();
+ * anything else is taken as Jinja template source. bos_token / eos_token come from the model's vocabulary (model may
+ * be NULL when tmpl is given: they are then empty). add_generation_prompt: end with the assistant's header.
+ * Output follows the two-call size convention of fathom_detokenize (NUL-terminated; *len without the NUL). */
+FATHOM_API fathom_status fathom_chat_render(const fathom_model* model, const char* tmpl,
+                                            const fathom_chat_message* messages, int64_t n_messages,
+                                            int add_generation_prompt, char* buf, size_t capacity, size_t* len);
+
+/* ------------------------------------------------------------------ tokenizer training */
+
+typedef struct fathom_tokenizer_train_options {
+    size_t struct_size;
+    int32_t vocab_size;                   /* total: special + 256 byte tokens + merges; default 32000 */
+    const char* const* special_tokens;    /* control tokens, given ids 0..n-1 in this order; NULL = the default
+                                             "<|endoftext|>", "<|im_start|>", "<|im_end|>" */
+    int32_t n_special_tokens;             /* -1 with special_tokens NULL = the default list; 0 = none */
+    const char* bos_token;                /* text of a special token used as BOS; NULL = none (default) */
+    const char* eos_token;                /* text of a special token used as EOS; NULL = the first special token */
+    const char* pre;                      /* pre-tokenizer name as in tokenizer.ggml.pre; default "llama-bpe" */
+    const char* chat_template;            /* built-in name or Jinja source stored as tokenizer.chat_template;
+                                             NULL = "chatml" when <|im_start|> and <|im_end|> are special, else none */
+    int32_t min_frequency;                /* pairs seen fewer times are never merged; default 2 */
+    int32_t n_threads;                    /* pre-tokenisation and counting; 0 = physical cores */
+} fathom_tokenizer_train_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_tokenizer_train_options_init(fathom_tokenizer_train_options* opts);
+/* Trains a byte-level BPE on the text of n_files files (read as bytes; pieces from the pre-tokenizer regex, merges
+ * by highest pair count, ties broken by the lexicographically smallest (left, right) byte strings) and writes a
+ * vocabulary-only GGUF (tokenizer.ggml.model "gpt2") at out_path that fathom_model_load(vocab_only) and
+ * llama.cpp both read. Deterministic: the same files and options give the same bytes. opts may be NULL. */
+FATHOM_API fathom_status fathom_tokenizer_train(const char* const* files, int64_t n_files,
+                                                const fathom_tokenizer_train_options* opts, const char* out_path);
 
 /* ------------------------------------------------------------------ sessions */
 
@@ -266,7 +315,13 @@ typedef struct fathom_generate_options {
     int32_t seq;                 /* sequence to extend; default 0 */
     const int32_t* stop_tokens;  /* extra token ids that end generation (not emitted); may be NULL */
     int32_t n_stop_tokens;
-    int32_t ignore_eos;          /* 0 (default): the model's EOS token also ends generation */
+    int32_t ignore_eos;          /* 0 (default): the model's end-of-generation tokens (fathom_token_is_eog) also
+                                    end generation */
+    const char* const* stop_strings; /* texts that end generation when the generated text contains one; may be NULL.
+                                        Needs a tokenizer. Tokens are passed to the callback only once their text can
+                                        no longer be the start of a stop string; the token holding the start of the
+                                        match and those after it are never passed (they are in the cache). */
+    int32_t n_stop_strings;
 } fathom_generate_options;
 /* Fills opts with defaults and sets struct_size. */
 FATHOM_API void fathom_generate_options_init(fathom_generate_options* opts);
@@ -276,7 +331,8 @@ typedef enum fathom_stop_reason {
     FATHOM_STOP_MAX_TOKENS = 0, /* max_tokens were generated */
     FATHOM_STOP_TOKEN = 1,      /* a stop token (or EOS) was sampled */
     FATHOM_STOP_CALLBACK = 2,   /* the callback returned non-zero */
-    FATHOM_STOP_CONTEXT = 3     /* the sequence reached the session's n_ctx */
+    FATHOM_STOP_CONTEXT = 3,    /* the sequence reached the session's n_ctx */
+    FATHOM_STOP_STRING = 4      /* the generated text contains a stop string */
 } fathom_stop_reason;
 
 typedef struct fathom_generate_stats {

@@ -24,33 +24,7 @@
 #include "models/synth.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
-
-struct fathom_model {
-    std::unique_ptr<fathom::llama_model> m;
-    std::string name;                        // general.name or ""
-    std::vector<std::string> meta_display;   // to_display() of each metadata value
-    int64_t n_params = 0;
-    uint64_t n_tensor_bytes = 0;
-    uint64_t file_bytes = 0;
-    std::string path;                        // as given to fathom_model_load, for messages
-    bool vocab_only = false;                 // no weights: sessions are refused
-    // Built on first use by tokenizer_of(); pieces[id] is token_piece(id).
-    mutable std::once_flag tok_once;
-    mutable std::unique_ptr<fathom::text::tokenizer> tok;
-    mutable std::vector<std::string> pieces;
-};
-
-struct fathom_session {
-    const fathom_model* model = nullptr;
-    std::unique_ptr<fathom::session> s;
-    std::vector<fathom::batch_token> batch;  // reused between decodes
-    std::vector<int32_t> next_pos;           // per sequence, while filling in positions
-};
-
-struct fathom_sampler {
-    explicit fathom_sampler(const fathom::sampler_params& p) : s(p) {}
-    fathom::sampler s;
-};
+#include "api/c-api-internal.h"
 
 namespace fathom::capi {
 namespace {
@@ -61,6 +35,12 @@ fathom_status set_error(fathom_status s, std::string message) {
     t_last_error = std::move(message);
     return s;
 }
+
+std::mutex g_log_mu;
+fathom_log_fn g_log_fn = nullptr;
+void* g_log_user = nullptr;
+
+}  // namespace
 
 // Runs an entry point's body, mapping exceptions to a status and the thread-local message.
 fathom_status guarded(function_ref<void()> body) {
@@ -115,10 +95,6 @@ void write_struct(void* dst, const void* src, size_t size, const char* fn, const
 
 // ---- logging
 
-std::mutex g_log_mu;
-fathom_log_fn g_log_fn = nullptr;
-void* g_log_user = nullptr;
-
 void log(fathom_log_level level, const std::string& message) {
     fathom_log_fn fn;
     void* user;
@@ -132,6 +108,8 @@ void log(fathom_log_level level, const std::string& message) {
 }
 
 // ---- helpers
+
+namespace {
 
 uint64_t path_bytes(const std::string& path) {
     namespace fs = std::filesystem;
@@ -187,6 +165,8 @@ const io::meta_value& meta_at(const fathom_model* m, int64_t index, const char* 
     return meta[size_t(index)].second;
 }
 
+}  // namespace
+
 void check_seq(const fathom_session* s, int32_t seq, const char* fn) {
     if (seq < 0 || seq >= s->s->n_seq())
         fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": sequence " + std::to_string(seq) +
@@ -217,7 +197,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
+void copy_out_string(const std::string& s, char* buf, size_t capacity, size_t* len, const char* fn) {
+    if (s.size() + 1 > capacity) {
+        *len = s.size();
+        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": capacity " + std::to_string(capacity) +
+                                              " is too small (" + std::to_string(s.size() + 1) +
+                                              " bytes needed with the NUL; length stored in *len)");
+    }
+    std::memcpy(buf, s.c_str(), s.size() + 1);
+    *len = s.size();
+}
+
 }  // namespace fathom::capi
 
 using namespace fathom;
@@ -551,15 +541,18 @@ extern "C" fathom_status fathom_detokenize(const fathom_model* model, const int3
         const text::tokenizer& t = tokenizer_of(model);
         std::vector<int32_t> ids(tokens, tokens + n);
         for (int32_t id : ids) check_token(t, id, fn);
-        const std::string s = t.decode(ids, false);
-        if (s.size() + 1 > capacity) {
-            *len = s.size();
-            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": capacity " + std::to_string(capacity) +
-                                                  " is too small (" + std::to_string(s.size() + 1) +
-                                                  " bytes needed with the NUL; length stored in *len)");
-        }
-        std::memcpy(buf, s.c_str(), s.size() + 1);
-        *len = s.size();
+        copy_out_string(t.decode(ids, false), buf, capacity, len, fn);
+    });
+}
+
+extern "C" fathom_status fathom_token_is_eog(const fathom_model* model, int32_t token, int* is_eog) {
+    return guarded([&] {
+        const char* fn = "fathom_token_is_eog";
+        require(model, fn, "model");
+        require(is_eog, fn, "is_eog");
+        const text::tokenizer& t = tokenizer_of(model);
+        check_token(t, token, fn);
+        *is_eog = t.is_eog(token) ? 1 : 0;
     });
 }
 
@@ -833,8 +826,14 @@ extern "C" fathom_status fathom_generate(fathom_session* session, fathom_sampler
                                                   " holds " + std::to_string(start) + " of n_ctx " +
                                                   std::to_string(n_ctx) + " positions");
         std::vector<int32_t> stop(o.stop_tokens, o.stop_tokens + o.n_stop_tokens);
-        const int32_t eos = s.model().hp.eos_id;
-        if (!o.ignore_eos && eos >= 0) stop.push_back(eos);
+        if (!o.ignore_eos) {
+            const fathom_model* fm = session->model;
+            if (fm->m->file.find("tokenizer.ggml.model")) {
+                for (int32_t id : tokenizer_of(fm).eog_ids()) stop.push_back(id);
+            } else if (s.model().hp.eos_id >= 0) {
+                stop.push_back(s.model().hp.eos_id);
+            }
+        }
 
         fathom_generate_stats st{};
         st.struct_size = sizeof st;

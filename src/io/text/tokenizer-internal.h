@@ -52,6 +52,7 @@ struct tokenizer_impl {
     int32_t bos = -1, eos = -1, unk = -1, sep = -1, cls = -1;
     bool add_bos = false, add_eos = false, add_space_prefix = false, ignore_merges = false;
 
+    std::vector<int32_t> eog;  // end-of-generation ids, sorted
     // special tokens (control / user-defined / unknown) sorted by text length, longest first
     std::vector<int32_t> specials;
 

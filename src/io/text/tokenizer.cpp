@@ -160,6 +160,23 @@ void tokenizer_impl::load(const io::model_file& mf) {
         add_eos = opt_bool(mf, "tokenizer.ggml.add_eos_token", true);
     }
 
+    // End-of-generation tokens, as llama.cpp finds them: the declared ids plus control tokens with end-of-turn text.
+    static const char* const k_eog_texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+                                              "<EOT>", "<|EOT|>", "<|eom_id|>", "<|end_of_text|>", "</s>",
+                                              "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
+    if (eos >= 0) eog.push_back(eos);
+    for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+        const int32_t id = opt_id(mf, key, -1, n);
+        if (id >= 0) eog.push_back(id);
+    }
+    for (const char* txt : k_eog_texts) {
+        const int32_t id = find(txt);
+        if (id >= 0 && (types[id] == token_type::TOKEN_TYPE_CONTROL || types[id] == token_type::TOKEN_TYPE_USER_DEFINED))
+            eog.push_back(id);
+    }
+    std::sort(eog.begin(), eog.end());
+    eog.erase(std::unique(eog.begin(), eog.end()), eog.end());
+
     for (size_t i = 0; i < n; ++i) {
         const token_type t = types[i];
         if ((t == token_type::TOKEN_TYPE_CONTROL || t == token_type::TOKEN_TYPE_USER_DEFINED ||
@@ -308,6 +325,8 @@ int32_t tokenizer::n_vocab() const { return static_cast<int32_t>(p_->tokens.size
 int32_t tokenizer::bos() const { return p_->bos; }
 int32_t tokenizer::eos() const { return p_->eos; }
 int32_t tokenizer::unk() const { return p_->unk; }
+bool tokenizer::is_eog(int32_t id) const { return std::binary_search(p_->eog.begin(), p_->eog.end(), id); }
+const std::vector<int32_t>& tokenizer::eog_ids() const { return p_->eog; }
 bool tokenizer::add_bos() const { return p_->add_bos; }
 bool tokenizer::add_eos() const { return p_->add_eos; }
 tokenizer_kind tokenizer::kind() const { return p_->kind; }

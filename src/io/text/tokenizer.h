@@ -46,6 +46,10 @@ public:
     int32_t bos() const;  // -1 when the vocabulary has none
     int32_t eos() const;
     int32_t unk() const;
+    // End-of-generation: EOS, tokenizer.ggml.eot_token_id / eom_token_id, and control tokens whose text names an end of
+    // turn (<|eot_id|>, <|im_end|>, <|end|>, <end_of_turn>, <|EOT|>, <|endoftext|>, ...).
+    bool is_eog(int32_t id) const;
+    const std::vector<int32_t>& eog_ids() const;  // sorted
     bool add_bos() const;
     bool add_eos() const;
     tokenizer_kind kind() const;
