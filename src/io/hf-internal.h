@@ -18,6 +18,7 @@ std::string json_error_text(const std::exception& e);
 // Adds tokenizer.ggml.* / tokenizer.chat_template keys from DIR/tokenizer.json (and tokenizer_config.json)
 // when tokenizer.json exists. `n_vocab` is the model vocabulary size (config vocab_size).
 void add_hf_tokenizer(model_file& m, const std::string& dir, int64_t n_vocab);
+// n_vocab < 0: a tokenizer without a model (ids are bounded only by the tokenizer itself).
 // The same from texts already in memory (fuzzer entry); `cfg_text` may be null. Names are used in errors.
 void add_hf_tokenizer_text(model_file& m, const std::string& tok_text, const std::string& tok_name,
                            const std::string* cfg_text, const std::string& cfg_name, int64_t n_vocab);

@@ -258,7 +258,14 @@ void model_file::index() {
 model_file load_model_file(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) fail(errc::ERRC_IO, path + ": cannot open: " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) return read_hf(path);
+    if (S_ISDIR(st.st_mode)) {
+        std::string dir = path;
+        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+        struct stat cs;
+        if (::stat((dir + "/config.json").c_str(), &cs) != 0 && ::stat((dir + "/tokenizer.json").c_str(), &cs) == 0)
+            return read_hf_tokenizer(dir);
+        return read_hf(path);
+    }
     // Peek at the magic without mapping: a file shorter than 4 bytes or with other bytes is not GGUF.
     char magic[4] = {0, 0, 0, 0};
     size_t got = 0;
@@ -269,7 +276,10 @@ model_file load_model_file(const std::string& path) {
         fail(errc::ERRC_IO, path + ": cannot open: " + std::strerror(errno));
     }
     if (got == 4 && std::memcmp(magic, "GGUF", 4) == 0) return read_gguf(path);
-    fail(errc::ERRC_FORMAT, path + ": not a GGUF file (bad magic) and not a Hugging Face folder");
+    const size_t slash = path.find_last_of('/');
+    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (base.size() >= 5 && base.compare(base.size() - 5, 5, ".json") == 0) return read_hf_tokenizer(path);
+    fail(errc::ERRC_FORMAT, path + ": not a GGUF file (bad magic), a tokenizer.json or a Hugging Face folder");
 }
 
 }  // namespace fathom::io

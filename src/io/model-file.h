@@ -119,6 +119,9 @@ std::vector<tensor_entry> parse_safetensors(const uint8_t* data, size_t size, co
 
 // Loads a GGUF file or an HF folder, by what `path` is.
 model_file load_model_file(const std::string& path);
+// A tokenizer alone: a folder with tokenizer.json (+ tokenizer_config.json) and no config.json, or the path of a
+// tokenizer.json file. Gives a model_file with tokenizer.ggml.* metadata and no tensors (load it vocab_only).
+model_file read_hf_tokenizer(const std::string& path);
 
 // `fathom convert`: writes `src` as GGUF at `out`, converting every 2-D+ weight to `type` (F32/F16/BF16;
 // norms and 1-D tensors stay F32), applying the llama Q/K permutation when the source is in HF order.

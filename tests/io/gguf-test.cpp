@@ -346,7 +346,7 @@ TEST(load_model_file, dispatches_by_content) {
     temp_dir dir;
     test::write_file(dir.file("notes.txt"), std::string("hello world"));
     expect_error([&] { load_model_file(dir.file("notes.txt")); }, errc::ERRC_FORMAT,
-                 {dir.file("notes.txt") + ": not a GGUF file (bad magic) and not a Hugging Face folder"});
+                 {dir.file("notes.txt") + ": not a GGUF file (bad magic), a tokenizer.json or a Hugging Face folder"});
     expect_error([&] { load_model_file(dir.file("missing.gguf")); }, errc::ERRC_IO, {"missing.gguf", "cannot open"});
     model_file m;
     m.set("general.architecture", meta_value::str("llama"));

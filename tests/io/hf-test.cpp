@@ -366,7 +366,10 @@ TEST(read_hf, tokenizer_json_llama_style) {
     EXPECT_EQ(tv, (std::vector<int64_t>{1, 3, 3, 6, 1, 1, 1, 1, 1, 5, 4, 5, 5, 5, 5, 5}));
     const auto& scores = m.find("tokenizer.ggml.scores")->as_array("s");
     ASSERT_EQ(scores.size(), 16u);
-    EXPECT_FLOAT_EQ(float(scores[7].f), -7.0f);
+    // scores are minus the rank of the merge that makes the token ("a b" -> "ab" is rank 0, "▁ ab" rank 1)
+    EXPECT_FLOAT_EQ(float(scores[7].f), 0.0f);
+    EXPECT_FLOAT_EQ(float(scores[8].f), -1.0f);
+    EXPECT_FLOAT_EQ(float(scores[5].f), 0.0f);  // single characters need no merge
     const auto& merges = m.find("tokenizer.ggml.merges")->as_array("m");
     ASSERT_EQ(merges.size(), 2u);
     EXPECT_EQ(merges[0].s, "a b");

@@ -51,6 +51,9 @@ struct tokenizer_impl {
     token_map to_id;
     int32_t bos = -1, eos = -1, unk = -1, sep = -1, cls = -1;
     bool add_bos = false, add_eos = false, add_space_prefix = false, ignore_merges = false;
+    bool wpm_lowercase = true;             // WordPiece: lowercase and strip accents (BERT uncased)
+    std::vector<std::string> normalizer;   // fathom.tokenizer.normalizer steps applied to ordinary text
+
 
     std::vector<int32_t> eog;  // end-of-generation ids, sorted
     // special tokens (control / user-defined / unknown) sorted by text length, longest first
@@ -76,6 +79,8 @@ struct tokenizer_impl {
     void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
     void encode_wpm(std::string_view text, std::vector<int32_t>& out) const;
     std::string piece(int32_t id, bool render_special) const;
+    // Applies the normalizer steps to a run of ordinary text (invalid UTF-8 bytes pass through unchanged).
+    std::string normalize(std::string_view text) const;
 };
 
 }  // namespace fathom::text

@@ -35,7 +35,9 @@ void tokenizer_impl::encode_wpm(std::string_view text, std::vector<int32_t>& out
     utf8proc_int32_t dec[32];
     for (utf8proc_int32_t c0 : cps) {
         int last = 0;
-        const utf8proc_ssize_t nd = utf8proc_decompose_char(c0, dec, 32, UTF8PROC_DECOMPOSE, &last);
+        utf8proc_ssize_t nd = 1;
+        if (wpm_lowercase) nd = utf8proc_decompose_char(c0, dec, 32, UTF8PROC_DECOMPOSE, &last);  // NFD, then strip
+        else dec[0] = c0;
         if (nd <= 0 || nd > 32) continue;
         for (utf8proc_ssize_t k = 0; k < nd; ++k) {
             const uint32_t c = static_cast<uint32_t>(dec[k]);
@@ -46,9 +48,9 @@ void tokenizer_impl::encode_wpm(std::string_view text, std::vector<int32_t>& out
                 continue;
             }
             if (c == 0 || c == 0xFFFD || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF) continue;
-            if (cat == UTF8PROC_CATEGORY_MN) continue;  // accents stripped (BERT uncased)
+            if (wpm_lowercase && cat == UTF8PROC_CATEGORY_MN) continue;  // accents stripped (BERT uncased)
             std::string s;
-            utf8_append(s, static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+            utf8_append(s, wpm_lowercase ? static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))) : c);
             if (is_punct(c, cat) || is_cjk(c)) {
                 if (!words.back().empty()) words.emplace_back();
                 words.back() = s;

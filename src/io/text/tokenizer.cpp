@@ -1,8 +1,11 @@
 // Tokenizer loading from GGUF metadata, special-token partitioning, encode dispatch and decoding.
 #include "io/text/tokenizer.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/error.h"
 #include "io/text/tokenizer-internal.h"
@@ -149,7 +152,19 @@ void tokenizer_impl::load(const io::model_file& mf) {
             const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
             merges.emplace(key, std::make_pair(static_cast<int32_t>(r), ab));  // earliest rank wins
         }
-        pretok = pretokenizer(pretokenizer_patterns(pre, ignore_merges));
+        if (const io::meta_value* v = mf.find("fathom.tokenizer.pre_regexes")) {  // exact regexes from tokenizer.json
+            std::vector<std::string> res;
+            for (const io::meta_value& r : v->as_array("fathom.tokenizer.pre_regexes"))
+                res.push_back(r.as_string("fathom.tokenizer.pre_regexes"));
+            ignore_merges = opt_bool(mf, "fathom.tokenizer.ignore_merges", false);
+            try {
+                pretok = pretokenizer(res);
+            } catch (const error& e) {
+                fail(errc::ERRC_FORMAT, mf.path + ": fathom.tokenizer.pre_regexes: " + e.what());
+            }
+        } else {
+            pretok = pretokenizer(pretokenizer_patterns(pre, ignore_merges));
+        }
     } else {
         unk = opt_id(mf, "tokenizer.ggml.unknown_token_id", find("[UNK]"), n);
         cls = opt_id(mf, "tokenizer.ggml.cls_token_id", find("[CLS]"), n);
@@ -158,6 +173,16 @@ void tokenizer_impl::load(const io::model_file& mf) {
         eos = opt_id(mf, "tokenizer.ggml.eos_token_id", sep, n);
         add_bos = opt_bool(mf, "tokenizer.ggml.add_bos_token", true);
         add_eos = opt_bool(mf, "tokenizer.ggml.add_eos_token", true);
+        wpm_lowercase = opt_bool(mf, "fathom.tokenizer.wordpiece_lowercase", true);
+    }
+    if (const io::meta_value* v = mf.find("fathom.tokenizer.normalizer")) {
+        for (const io::meta_value& st : v->as_array("fathom.tokenizer.normalizer")) {
+            const std::string& step = st.as_string("fathom.tokenizer.normalizer");
+            if (step != "nfc" && step != "nfd" && step != "nfkc" && step != "nfkd" && step != "lowercase" &&
+                step != "strip_accents")
+                fail(errc::ERRC_UNSUPPORTED, mf.path + ": fathom.tokenizer.normalizer: unknown step '" + step + "'");
+            normalizer.push_back(step);
+        }
     }
 
     // End-of-generation tokens, as llama.cpp finds them: the declared ids plus control tokens with end-of-turn text.
@@ -185,6 +210,57 @@ void tokenizer_impl::load(const io::model_file& mf) {
     }
     std::stable_sort(specials.begin(), specials.end(),
                      [&](int32_t a, int32_t b) { return tokens[a].size() > tokens[b].size(); });
+}
+
+std::string tokenizer_impl::normalize(std::string_view text) const {
+    // Valid UTF-8 runs are normalised; invalid bytes stay where they are.
+    auto norm_run = [&](std::string_view run, std::string& out) {
+        std::string cur(run);
+        for (const std::string& step : normalizer) {
+            if (step == "lowercase") {
+                std::string low;
+                for (size_t i = 0; i < cur.size();) {
+                    uint32_t cp;
+                    size_t len;
+                    utf8_next(cur, i, cp, len);
+                    utf8_append(low, static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp))));
+                    i += len;
+                }
+                cur.swap(low);
+                continue;
+            }
+            int opts = UTF8PROC_STABLE;
+            if (step == "nfc") opts |= UTF8PROC_COMPOSE;
+            else if (step == "nfd") opts |= UTF8PROC_DECOMPOSE;
+            else if (step == "nfkc") opts |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+            else if (step == "nfkd") opts |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+            else if (step == "strip_accents") opts |= UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK;
+            utf8proc_uint8_t* res = nullptr;
+            const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(cur.data()),
+                                                    static_cast<utf8proc_ssize_t>(cur.size()), &res,
+                                                    static_cast<utf8proc_option_t>(opts));
+            if (n >= 0 && res) cur.assign(reinterpret_cast<const char*>(res), static_cast<size_t>(n));
+            std::free(res);
+        }
+        out += cur;
+    };
+    std::string out;
+    out.reserve(text.size());
+    size_t run = 0, i = 0;
+    while (i < text.size()) {
+        uint32_t cp;
+        size_t len;
+        if (utf8_next(text, i, cp, len)) {
+            i += len;
+            continue;
+        }
+        if (i > run) norm_run(text.substr(run, i - run), out);
+        out += text[i];
+        i += 1;
+        run = i;
+    }
+    if (i > run) norm_run(text.substr(run, i - run), out);
+    return out;
 }
 
 std::string tokenizer_impl::piece(int32_t id, bool render_special) const {
@@ -277,7 +353,12 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_special, 
             prev_special = true;
             continue;
         }
-        const std::string_view raw = text.substr(f.off, f.len);
+        std::string normed;
+        std::string_view raw = text.substr(f.off, f.len);
+        if (!p.normalizer.empty()) {
+            normed = p.normalize(raw);
+            raw = normed;
+        }
         switch (p.kind) {
         case tokenizer_kind::TOKENIZER_KIND_SPM:
             buf.clear();
@@ -285,7 +366,15 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_special, 
             buf.append(raw);
             p.encode_spm(buf, out);
             break;
-        case tokenizer_kind::TOKENIZER_KIND_BPE: p.encode_bpe(raw, out); break;
+        case tokenizer_kind::TOKENIZER_KIND_BPE:
+            if (p.add_space_prefix && prev_special && (raw.empty() || raw[0] != ' ')) {  // ByteLevel add_prefix_space
+                buf.assign(1, ' ');
+                buf.append(raw);
+                p.encode_bpe(buf, out);
+            } else {
+                p.encode_bpe(raw, out);
+            }
+            break;
         case tokenizer_kind::TOKENIZER_KIND_WPM: p.encode_wpm(raw, out); break;
         }
         prev_special = false;
