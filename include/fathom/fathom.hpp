@@ -82,6 +82,56 @@ inline std::string version() { return fathom_version(); }
 inline std::string isa_name() { return fathom_isa_name(); }
 inline void set_isa(const std::string& name) { check(fathom_isa_set(name.c_str())); }
 
+// One turn of a conversation for chat_render: role "system", "user", "assistant", ...
+struct chat_message {
+    std::string role;
+    std::string content;
+};
+
+// Names of the built-in chat templates ("llama2", "llama3", "chatml", ...).
+inline std::vector<std::string> chat_builtin_templates() {
+    std::vector<std::string> names;
+    const std::string list = fathom_chat_builtin_templates();
+    size_t b = 0;
+    while (b < list.size()) {
+        size_t e = list.find(',', b);
+        if (e == std::string::npos) e = list.size();
+        std::string n = list.substr(b, e - b);
+        const size_t first = n.find_first_not_of(' ');
+        if (first != std::string::npos) names.push_back(n.substr(first, n.find_last_not_of(' ') - first + 1));
+        b = e + 1;
+    }
+    return names;
+}
+
+namespace detail {
+// Runs fathom_chat_render with the two-call size convention.
+inline std::string chat_render(const fathom_model* m, const char* tmpl, const std::vector<chat_message>& messages,
+                               bool add_generation_prompt) {
+    std::vector<fathom_chat_message> msgs(messages.size());
+    for (size_t i = 0; i < messages.size(); ++i) msgs[i] = {messages[i].role.c_str(), messages[i].content.c_str()};
+    const size_t unset = ~size_t(0);
+    size_t len = unset;  // the first call only asks for the size
+    fathom_status st = fathom_chat_render(m, tmpl, msgs.data(), int64_t(msgs.size()), add_generation_prompt, nullptr,
+                                          0, &len);
+    if (st != FATHOM_ERR_INVALID_ARGUMENT || len == unset) {
+        check(st);
+        return std::string();
+    }
+    std::string out(len + 1, '\0');
+    check(fathom_chat_render(m, tmpl, msgs.data(), int64_t(msgs.size()), add_generation_prompt, out.data(),
+                             out.size(), &len));
+    out.resize(len);
+    return out;
+}
+}  // namespace detail
+
+// Renders a conversation with a built-in template name or Jinja source, without a model (bos/eos_token are empty).
+inline std::string chat_render(const std::string& tmpl, const std::vector<chat_message>& messages,
+                               bool add_generation_prompt = true) {
+    return detail::chat_render(nullptr, tmpl.c_str(), messages, add_generation_prompt);
+}
+
 // A loaded model. Must outlive the sessions created from it.
 class model {
 public:
@@ -214,6 +264,18 @@ public:
         out.resize(len);
         return out;
     }
+    // True if the token ends a generation (EOS, end-of-turn tokens; see fathom_token_is_eog).
+    bool is_eog(int32_t token) const {
+        int eog = 0;
+        check(fathom_token_is_eog(get(), token, &eog));
+        return eog != 0;
+    }
+    // Renders a conversation into prompt text with the model's own chat template (tmpl = nullptr), a built-in
+    // template name or Jinja source; bos_token / eos_token come from the model's vocabulary.
+    std::string chat_render(const std::vector<chat_message>& messages, bool add_generation_prompt = true,
+                            const char* tmpl = nullptr) const {
+        return detail::chat_render(get(), tmpl, messages, add_generation_prompt);
+    }
 
 private:
     model_ptr p_;
@@ -333,6 +395,18 @@ inline fathom_generate_stats generate(session& s, sampler& smp, const std::vecto
     if (ctx.err) std::rethrow_exception(ctx.err);
     check(status);
     return st;
+}
+
+// As above, with stop strings (they replace opts.stop_strings): generation ends when the generated text contains one;
+// tokens whose text could still start one are passed to on_token only once it cannot (see fathom_generate).
+inline fathom_generate_stats generate(session& s, sampler& smp, const std::vector<int32_t>& prompt,
+                                      fathom_generate_options opts, const std::vector<std::string>& stop_strings,
+                                      const token_callback& on_token) {
+    std::vector<const char*> stops(stop_strings.size());
+    for (size_t i = 0; i < stop_strings.size(); ++i) stops[i] = stop_strings[i].c_str();
+    opts.stop_strings = stops.empty() ? nullptr : stops.data();
+    opts.n_stop_strings = int32_t(stops.size());
+    return generate(s, smp, prompt, opts, on_token);
 }
 
 // Converts a Hugging Face folder (or GGUF file) to GGUF with 2-D weights of `type`.

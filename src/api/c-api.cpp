@@ -786,7 +786,67 @@ extern "C" void fathom_generate_options_init(fathom_generate_options* opts) {
     opts->stop_tokens = nullptr;
     opts->n_stop_tokens = 0;
     opts->ignore_eos = 0;
+    opts->stop_strings = nullptr;
+    opts->n_stop_strings = 0;
 }
+
+namespace {
+
+// Holds generated tokens back while their text could still be the start of a stop string. push() adds a token;
+// afterwards the first n_ready() held tokens can be emitted (take() removes them) and matched() tells whether the
+// held text contains a stop string, in which case the tokens left after n_ready() are never to be emitted.
+class stop_string_filter {
+public:
+    explicit stop_string_filter(std::vector<std::string> stops) : stops_(std::move(stops)) {
+        for (const std::string& s : stops_) max_len_ = std::max(max_len_, s.size());
+    }
+
+    void push(int32_t token, const std::string& piece) {
+        text_ += piece;
+        tokens_.push_back(token);
+        ends_.push_back(text_.size());
+        // A whole stop string: tokens before the one holding the earliest match start may go out.
+        size_t cut = std::string::npos;
+        for (const std::string& s : stops_) cut = std::min(cut, text_.find(s));
+        matched_ = cut != std::string::npos;
+        if (!matched_) {  // else the earliest suffix that is still a prefix of some stop string
+            const size_t n = text_.size();
+            cut = n;
+            for (size_t i = n > max_len_ ? n - max_len_ + 1 : 0; i < n && cut == n; ++i)
+                for (const std::string& s : stops_)
+                    if (s.compare(0, n - i, text_, i, n - i) == 0) {
+                        cut = i;
+                        break;
+                    }
+        }
+        ready_ = 0;
+        while (ready_ < ends_.size() && ends_[ready_] <= cut) ++ready_;
+    }
+    bool matched() const { return matched_; }
+    size_t n_ready() const { return ready_; }
+    const std::vector<int32_t>& held() const { return tokens_; }
+    // Drops the first n held tokens (after they were emitted).
+    void take(size_t n) {
+        if (n == 0) return;
+        const size_t off = ends_[n - 1];
+        text_.erase(0, off);
+        tokens_.erase(tokens_.begin(), tokens_.begin() + std::ptrdiff_t(n));
+        ends_.erase(ends_.begin(), ends_.begin() + std::ptrdiff_t(n));
+        for (size_t& e : ends_) e -= off;
+        ready_ = ready_ > n ? ready_ - n : 0;
+    }
+
+private:
+    std::vector<std::string> stops_;
+    size_t max_len_ = 0;
+    std::string text_;            // text of the held tokens
+    std::vector<int32_t> tokens_;  // held tokens
+    std::vector<size_t> ends_;     // end offset of each held token's text in text_
+    size_t ready_ = 0;
+    bool matched_ = false;
+};
+
+}  // namespace
 
 extern "C" fathom_status fathom_generate(fathom_session* session, fathom_sampler* sampler, const int32_t* prompt,
                                          int64_t n_prompt, const fathom_generate_options* opts,
@@ -814,7 +874,27 @@ extern "C" fathom_status fathom_generate(fathom_session* session, fathom_sampler
                                                   std::to_string(o.max_tokens) + ")");
         if (o.n_stop_tokens < 0 || (o.n_stop_tokens > 0 && !o.stop_tokens))
             fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": stop_tokens is NULL or n_stop_tokens < 0");
+        if (o.n_stop_strings < 0)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n_stop_strings must be >= 0 (got " +
+                                                  std::to_string(o.n_stop_strings) + ")");
+        if (o.n_stop_strings > 0) require(o.stop_strings, fn, "stop_strings");
+        std::vector<std::string> stop_strings;
+        for (int32_t i = 0; i < o.n_stop_strings; ++i) {
+            const char* s = o.stop_strings[i];
+            if (!s || !*s)
+                fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": stop_strings[" + std::to_string(i) + "] is " +
+                                                      (s ? "empty" : "NULL"));
+            stop_strings.emplace_back(s);
+        }
         check_seq(session, o.seq, fn);
+        const fathom_model* fm = session->model;
+        const bool has_tokenizer = fm->m->file.find("tokenizer.ggml.model") != nullptr;
+        if (!stop_strings.empty()) {
+            if (!has_tokenizer)
+                fail(errc::ERRC_UNSUPPORTED, std::string(fn) + ": stop_strings need a tokenizer; " + fm->path +
+                                                 " has none (no tokenizer.ggml.model)");
+            tokenizer_of(fm);  // builds the token texts (fm->pieces)
+        }
 
         fathom::session& s = *session->s;
         const int64_t n_ctx = s.n_ctx();
@@ -827,8 +907,7 @@ extern "C" fathom_status fathom_generate(fathom_session* session, fathom_sampler
                                                   std::to_string(n_ctx) + " positions");
         std::vector<int32_t> stop(o.stop_tokens, o.stop_tokens + o.n_stop_tokens);
         if (!o.ignore_eos) {
-            const fathom_model* fm = session->model;
-            if (fm->m->file.find("tokenizer.ggml.model")) {
+            if (has_tokenizer) {
                 for (int32_t id : tokenizer_of(fm).eog_ids()) stop.push_back(id);
             } else if (s.model().hp.eos_id >= 0) {
                 stop.push_back(s.model().hp.eos_id);
@@ -846,11 +925,24 @@ extern "C" fathom_status fathom_generate(fathom_session* session, fathom_sampler
         st.n_prompt_tokens = n_prompt;
         for (int64_t i = 0; i < n_prompt; ++i) sampler->s.accept(prompt[i]);
 
+        // Passes one token to the callback; true when the callback asks to stop.
+        auto emit = [&](int32_t tok) {
+            ++st.n_generated;
+            return callback && callback(tok, user_data) != 0;
+        };
+        stop_string_filter filter(stop_strings);
+        static const std::string k_no_text;
+        auto piece_of = [&](int32_t tok) -> const std::string& {
+            return tok >= 0 && size_t(tok) < fm->pieces.size() ? fm->pieces[size_t(tok)] : k_no_text;
+        };
+
         const float* logits = s.logits(0);
         st.stop_reason = FATHOM_STOP_MAX_TOKENS;
         batch.resize(1);
+        int64_t n_sampled = 0;
+        bool callback_stop = false;
         for (;;) {
-            if (o.max_tokens >= 0 && st.n_generated >= o.max_tokens) {
+            if (o.max_tokens >= 0 && n_sampled >= o.max_tokens) {
                 st.stop_reason = FATHOM_STOP_MAX_TOKENS;
                 break;
             }
@@ -867,18 +959,40 @@ extern "C" fathom_status fathom_generate(fathom_session* session, fathom_sampler
                 break;
             }
             sampler->s.accept(tok);
-            ++st.n_generated;
-            const bool stop_now = callback && callback(tok, user_data) != 0;
+            ++n_sampled;
+            bool matched = false;
+            if (stop_strings.empty()) {
+                callback_stop = emit(tok);
+            } else {
+                filter.push(tok, piece_of(tok));
+                matched = filter.matched();
+                size_t k = 0;
+                while (k < filter.n_ready() && !callback_stop) callback_stop = emit(filter.held()[k++]);
+                filter.take(k);
+            }
             batch[0] = batch_token{tok, pos, o.seq, true};
             auto td = std::chrono::steady_clock::now();
             s.decode(batch);
             st.decode_seconds += seconds_since(td);
             ++st.n_decode_tokens;
             logits = s.logits(0);
-            if (stop_now) {
+            if (callback_stop) {
                 st.stop_reason = FATHOM_STOP_CALLBACK;
                 break;
             }
+            if (matched) {
+                st.stop_reason = FATHOM_STOP_STRING;
+                break;
+            }
+        }
+        // Any other stop: tokens still held back (a stop string that never completed) go out now.
+        if (!callback_stop && st.stop_reason != FATHOM_STOP_STRING) {
+            const std::vector<int32_t> rest = filter.held();
+            for (size_t k = 0; k < rest.size(); ++k)
+                if (emit(rest[k]) && k + 1 < rest.size()) {
+                    st.stop_reason = FATHOM_STOP_CALLBACK;
+                    break;
+                }
         }
         if (stats) write_struct(stats, &st, sizeof st, fn, "fathom_generate_stats");
     });
