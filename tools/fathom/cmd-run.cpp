@@ -1,5 +1,5 @@
-// `fathom run`: generate from a text prompt (streaming decoded text) or from token ids (streaming ids), then report
-// prompt/decode speed.
+// `fathom run`: generate from a text prompt (streaming decoded text) or from token ids (streaming ids), optionally up to
+// stop strings, then report prompt/decode speed.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -7,24 +7,9 @@
 
 #include "cli.h"
 #include "fathom/fathom.hpp"
+#include "gen-common.h"
 
 namespace fathom_cli {
-
-namespace {
-
-// Length of the longest prefix of s that does not end inside a UTF-8 sequence still waiting for bytes.
-size_t complete_utf8_prefix(const std::string& s) {
-    const size_t n = s.size();
-    for (size_t back = 1; back <= 4 && back <= n; ++back) {
-        const unsigned char c = static_cast<unsigned char>(s[n - back]);
-        if ((c & 0xC0) == 0x80) continue;  // continuation byte: look further back for the lead
-        const size_t want = c >= 0xF0 && c < 0xF8 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        return want > back && c >= 0xC0 ? n - back : n;
-    }
-    return n;  // no lead byte nearby: malformed, print as is
-}
-
-}  // namespace
 
 int cmd_run(int argc, char** argv) {
     std::string model_path, prompt, prompt_ids;
@@ -52,7 +37,21 @@ int cmd_run(int argc, char** argv) {
     ap.option("-t,--threads", "N", "threads; 0 = physical cores (default 0)", &threads);
     ap.option("-c,--ctx-size", "N", "context size; 0 = what the run needs, at most min(model's, 4096)", &ctx);
     ap.flag("--ignore-eos", "keep generating after the end-of-sequence token", &ignore_eos);
-    if (!ap.parse(argc, argv, 2)) return 0;
+    std::string stop_help;
+    ap.option("--stop", "S", "stop when the generated text contains S (repeatable; not printed)", &stop_help);
+    std::vector<std::string> stops;
+    std::vector<char*> args;
+    try {
+        args = take_repeated_option(argc, argv, 2, "--stop",
+                                    {"-m", "--model", "-p", "--prompt", "--prompt-ids", "-n", "--n-predict", "--temp",
+                                     "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
+                                     "--frequency-penalty", "--presence-penalty", "--seed", "-t", "--threads", "-c",
+                                     "--ctx-size"},
+                                    &stops);
+    } catch (const usage_error& e) {
+        throw ap.error(e.what());
+    }
+    if (!ap.parse(int(args.size()) - 1, args.data(), 2)) return 0;
 
     if (model_path.empty()) throw ap.error("missing -m MODEL");
     if (ap.seen("-p") && ap.seen("--prompt-ids")) throw ap.error("give either -p or --prompt-ids, not both");
@@ -85,7 +84,7 @@ int cmd_run(int argc, char** argv) {
     g.ignore_eos = ignore_eos ? 1 : 0;
 
     std::string pending;  // decoded bytes not yet printed: an unfinished UTF-8 character
-    const fathom_generate_stats st = fathom::generate(s, smp, ids, g, [&](int32_t token) {
+    const fathom_generate_stats st = fathom::generate(s, smp, ids, g, stops, [&](int32_t token) {
         if (!text_mode) {
             std::printf("%d ", token);
         } else {
@@ -101,8 +100,9 @@ int cmd_run(int argc, char** argv) {
     std::printf("\n");
     std::fflush(stdout);
 
-    const char* reason = st.stop_reason == FATHOM_STOP_TOKEN     ? "stop token"
-                         : st.stop_reason == FATHOM_STOP_CONTEXT ? "context full"
+    const char* reason = st.stop_reason == FATHOM_STOP_TOKEN      ? "stop token"
+                         : st.stop_reason == FATHOM_STOP_STRING   ? "stop string"
+                         : st.stop_reason == FATHOM_STOP_CONTEXT  ? "context full"
                          : st.stop_reason == FATHOM_STOP_CALLBACK ? "stopped"
                                                                   : "max tokens";
     auto rate = [](int64_t n, double sec) { return sec > 0 ? double(n) / sec : 0.0; };
