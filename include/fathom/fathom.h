@@ -339,10 +339,10 @@ typedef struct fathom_generate_stats {
     size_t struct_size;        /* set by the caller to sizeof(fathom_generate_stats) */
     int64_t n_prompt_tokens;   /* tokens run in the prompt pass */
     double prompt_seconds;     /* wall time of the prompt pass */
-    int64_t n_decode_tokens;   /* single-token decode passes (one per emitted token) */
+    int64_t n_decode_tokens;   /* single-token decode passes (one per sampled token that was kept) */
     double decode_seconds;     /* wall time of those passes */
     double sample_seconds;     /* wall time spent sampling */
-    int64_t n_generated;       /* tokens passed to the callback */
+    int64_t n_generated;       /* tokens passed to the callback (held-back stop-string tokens excluded) */
     int32_t stop_reason;       /* a fathom_stop_reason */
 } fathom_generate_stats;
 
