@@ -73,6 +73,12 @@ void arg_parser::positional(const std::string& metavar, const std::string& help,
     positionals_.push_back(pos{metavar, help, out});
 }
 
+void arg_parser::positional_list(const std::string& metavar, const std::string& help, std::vector<std::string>* out) {
+    rest_metavar_ = metavar;
+    rest_help_ = help;
+    rest_ = out;
+}
+
 arg_parser::opt* arg_parser::find(const std::string& name) {
     for (auto& o : opts_)
         for (const auto& n : o.names)
@@ -135,23 +141,27 @@ bool arg_parser::parse_impl(int argc, char** argv, int first) {
             o->set(name, value);
             continue;
         }
-        if (n_pos >= positionals_.size()) throw usage_error("unexpected argument '" + a + "'");
-        *positionals_[n_pos++].out = a;
+        if (n_pos < positionals_.size()) *positionals_[n_pos++].out = a;
+        else if (rest_) rest_->push_back(a);
+        else throw usage_error("unexpected argument '" + a + "'");
     }
     if (n_pos < positionals_.size()) throw usage_error("missing argument " + positionals_[n_pos].metavar);
+    if (rest_ && rest_->empty()) throw usage_error("missing argument " + rest_metavar_);
     return true;
 }
 
 std::string arg_parser::help() const {
     std::string s = "usage: " + usage_ + "\n\n" + description_ + "\n";
-    if (!positionals_.empty()) {
+    if (!positionals_.empty() || rest_) {
         s += "\narguments:\n";
-        for (const auto& p : positionals_) {
-            std::string left = "  " + p.metavar;
+        auto arg = [&](const std::string& metavar, const std::string& h) {
+            std::string left = "  " + metavar;
             if (left.size() < 30) left.resize(30, ' ');
             else left += "\n" + std::string(30, ' ');
-            s += left + p.help + "\n";
-        }
+            s += left + h + "\n";
+        };
+        for (const auto& p : positionals_) arg(p.metavar, p.help);
+        if (rest_) arg(rest_metavar_ + "...", rest_help_);
     }
     s += "\noptions:\n";
     auto line = [&](std::string left, const std::string& h) {
