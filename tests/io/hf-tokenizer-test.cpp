@@ -330,6 +330,31 @@ TEST(hf_tokenizer, unsupported_constructs_are_named) {
     }
 }
 
+TEST(hf_tokenizer, spm_pieces_spanning_words_disable_word_splitting) {
+    // A piece with the space marker inside ("▁a▁b") means words may merge across spaces: the encoder must then
+    // run over the whole text rather than word by word.
+    const std::string M = "\xE2\x96\x81";
+    auto make = [&](bool spanning) {
+        json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}, {M, 3}, {"a", 4}, {"b", 5}, {M + "a", 6}, {M + "b", 7}};
+        json merges = json::array({M + " a", M + " b"});
+        if (spanning) {
+            vocab[M + "a" + M + "b"] = 8;
+            merges.push_back(M + "a " + M + "b");
+        }
+        return json{{"added_tokens", json::array({{{"id", 0}, {"content", "<unk>"}, {"special", true}},
+                                                  {{"id", 1}, {"content", "<s>"}, {"special", true}},
+                                                  {{"id", 2}, {"content", "</s>"}, {"special", true}}})},
+                    {"model", {{"type", "BPE"}, {"byte_fallback", true}, {"vocab", vocab}, {"merges", merges}}}};
+    };
+    fathom::test::temp_dir d1, d2;
+    const tokenizer plain = load_json(d1, make(false));
+    const tokenizer spanning = load_json(d2, make(true));
+    EXPECT_EQ(plain.encode("a b", false, false), (std::vector<int32_t>{6, 7}));
+    EXPECT_EQ(spanning.encode("a b", false, false), (std::vector<int32_t>{8}));
+    EXPECT_EQ(spanning.encode("a b a b", false, false), (std::vector<int32_t>{8, 8}));
+    EXPECT_EQ(spanning.decode(spanning.encode("a b a b", false, false)), "a b a b");
+}
+
 TEST(hf_tokenizer, gguf_round_trip_keeps_regexes_and_normalizer) {
     fathom::test::temp_dir d;
     const json pre = {{"type", "Sequence"}, {"pretokenizers", {split_re("l"), byte_level(false)}}};

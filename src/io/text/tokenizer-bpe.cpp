@@ -81,7 +81,8 @@ pretokenizer::pretokenizer(const std::vector<std::string>& patterns) {
             fail(errc::ERRC_INTERNAL, "pre-tokenizer regex at offset " + std::to_string(off) + ": " +
                                           reinterpret_cast<const char*>(msg));
         }
-        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+        // JIT when available (pcre2_jit_match then skips the interpreter's per-call setup); else the interpreter.
+        jit_.push_back(pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0 ? 1 : 0);
         codes_.push_back(code);
     }
 }
@@ -89,12 +90,17 @@ pretokenizer::pretokenizer(const std::vector<std::string>& patterns) {
 pretokenizer::~pretokenizer() {
     for (void* c : codes_) pcre2_code_free(static_cast<pcre2_code*>(c));
 }
-pretokenizer::pretokenizer(pretokenizer&& o) noexcept : codes_(std::move(o.codes_)) { o.codes_.clear(); }
+pretokenizer::pretokenizer(pretokenizer&& o) noexcept : codes_(std::move(o.codes_)), jit_(std::move(o.jit_)) {
+    o.codes_.clear();
+    o.jit_.clear();
+}
 pretokenizer& pretokenizer::operator=(pretokenizer&& o) noexcept {
     if (this != &o) {
         for (void* c : codes_) pcre2_code_free(static_cast<pcre2_code*>(c));
         codes_ = std::move(o.codes_);
+        jit_ = std::move(o.jit_);
         o.codes_.clear();
+        o.jit_.clear();
     }
     return *this;
 }
@@ -104,14 +110,16 @@ void pretokenizer::split(std::string_view text, std::vector<std::pair<size_t, si
     if (text.empty()) return;
     pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
     if (!md) fail(errc::ERRC_OUT_OF_MEMORY, "pre-tokenizer: cannot allocate match data");
-    for (void* cv : codes_) {
-        const auto* code = static_cast<const pcre2_code*>(cv);
+    for (size_t ci = 0; ci < codes_.size(); ++ci) {
+        const auto* code = static_cast<const pcre2_code*>(codes_[ci]);
+        const bool jit = jit_[ci] != 0;
         next.clear();
         for (const auto& [off, len] : cur) {
             const auto* subj = reinterpret_cast<PCRE2_SPTR>(text.data() + off);
             size_t start = 0, last = 0;
             while (start <= len) {
-                const int rc = pcre2_match(code, subj, len, start, 0, md, nullptr);
+                const int rc = jit ? pcre2_jit_match(code, subj, len, start, 0, md, nullptr)
+                                   : pcre2_match(code, subj, len, start, 0, md, nullptr);
                 if (rc < 0) break;
                 const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
                 const size_t b = ov[0], e = ov[1];

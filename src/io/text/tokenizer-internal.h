@@ -33,10 +33,14 @@ public:
 
 private:
     std::vector<void*> codes_;  // pcre2_code_8*
+    std::vector<uint8_t> jit_;   // 1 where JIT compilation succeeded
 };
 
 // The regex list llama.cpp uses for a tokenizer.ggml.pre name (and whether whole-word vocabulary hits skip merges).
 std::vector<std::string> pretokenizer_patterns(const std::string& pre, bool& ignore_merges);
+
+// SentencePiece vocabularies: true when no piece has U+2581 after other text (words then encode independently).
+bool spm_words_independent(const std::vector<std::string>& tokens);
 
 // Decodes one code point at s[i]; on invalid UTF-8 returns false and sets len = 1.
 bool utf8_next(std::string_view s, size_t i, uint32_t& cp, size_t& len);
@@ -58,6 +62,7 @@ struct tokenizer_impl {
     std::vector<int32_t> eog;  // end-of-generation ids, sorted
     // special tokens (control / user-defined / unknown) sorted by text length, longest first
     std::vector<int32_t> specials;
+    std::vector<uint32_t> specials_by_byte[256];  // positions in `specials`, bucketed by the token's first byte
 
     // byte-level BPE
     std::string byte_to_unicode[256];                   // GPT-2 byte -> UTF-8 of its stand-in code point
@@ -75,6 +80,8 @@ struct tokenizer_impl {
     }
     // Each model's encoding of one run of ordinary text (no special tokens inside).
     void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
+    void spm_word(std::string_view text, std::vector<int32_t>& out) const;  // text already uses U+2581 for spaces
+    bool spm_word_split = false;  // spm_words_independent(tokens)
     void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
     void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
     void encode_wpm(std::string_view text, std::vector<int32_t>& out) const;

@@ -117,6 +117,7 @@ void tokenizer_impl::load(const io::model_file& mf) {
         add_bos = opt_bool(mf, "tokenizer.ggml.add_bos_token", true);
         add_eos = opt_bool(mf, "tokenizer.ggml.add_eos_token", false);
         add_space_prefix = opt_bool(mf, "tokenizer.ggml.add_space_prefix", true);
+        spm_word_split = spm_words_independent(tokens);
         for (int b = 0; b < 256; ++b) {
             char name[8];
             std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -210,6 +211,8 @@ void tokenizer_impl::load(const io::model_file& mf) {
     }
     std::stable_sort(specials.begin(), specials.end(),
                      [&](int32_t a, int32_t b) { return tokens[a].size() > tokens[b].size(); });
+    for (size_t k = 0; k < specials.size(); ++k)
+        specials_by_byte[static_cast<unsigned char>(tokens[specials[k]][0])].push_back(static_cast<uint32_t>(k));
 }
 
 std::string tokenizer_impl::normalize(std::string_view text) const {
@@ -318,7 +321,19 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_special, 
     };
     std::vector<frag> frags;
     if (!text.empty()) frags.push_back({-1, 0, text.size()});
-    for (int32_t sid : p.specials) {
+    // One pass finds which special tokens occur at all, so that the longest-first partition below (llama.cpp's
+    // order) only scans the text for those: vocabularies with thousands of user-defined tokens stay fast.
+    std::vector<uint8_t> present(p.specials.size(), 0);
+    for (size_t i = 0; i < text.size(); ++i) {
+        for (uint32_t k : p.specials_by_byte[static_cast<unsigned char>(text[i])]) {
+            if (present[k]) continue;
+            const std::string& st = p.tokens[p.specials[k]];
+            if (text.size() - i >= st.size() && text.compare(i, st.size(), st) == 0) present[k] = 1;
+        }
+    }
+    for (size_t k = 0; k < p.specials.size(); ++k) {
+        if (!present[k]) continue;
+        const int32_t sid = p.specials[k];
         const token_type ty = p.types[sid];
         if (!parse_special && ty != token_type::TOKEN_TYPE_USER_DEFINED) continue;
         const std::string& st = p.tokens[sid];
