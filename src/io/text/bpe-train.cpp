@@ -263,13 +263,13 @@ void word_counter::count_text(std::string_view text) {
 // ---- merge learning
 
 struct pair_stat {
-    int32_t a = 0, b = 0;       // left, right symbol
-    int64_t count = 0;          // weighted occurrences over all words
-    int64_t delta = 0;          // change collected during one merge step
+    int32_t a = 0, b = 0;         // left, right symbol
+    int64_t count = 0;            // weighted occurrences over all words
+    int64_t delta = 0;            // change collected during one merge step
     bool touched = false;
-    bool banned = false;        // merged text would be a special token's text
+    bool banned = false;          // merged text would be a special token's text
     bool ban_checked = false;
-    std::vector<uint32_t> where;  // words that may contain the pair (a superset; may repeat)
+    std::vector<uint32_t> where;  // positions whose symbol may start the pair (a superset, unordered)
 };
 
 struct heap_item {
@@ -277,34 +277,43 @@ struct heap_item {
     int32_t pair;
 };
 
+// Words live in one array of positions linked within each word; a merge rewrites the left position and unlinks the
+// right one. Each pair keeps the positions where it may occur, so a merge visits its occurrences only, whatever the
+// length of the words holding them.
 class bpe_learner {
 public:
     bpe_learner(const std::vector<bpe_word>& words, const bpe_train_params& p) : p_(p) {
         for (int b = 0; b < 256; ++b) add_symbol(std::string(1, char(b)));
         for (const std::string& s : p.special_tokens) special_texts_.insert(s);
-        const size_t n = words.size();
-        if (n > size_t(UINT32_MAX)) fail(errc::ERRC_UNSUPPORTED, std::string(k_where) + "too many distinct words");
-        freq_.resize(n);
-        start_.resize(n);
-        len_.resize(n);
         size_t total = 0;
         for (const bpe_word& w : words) total += w.text.size();
-        syms_.reserve(total);
-        for (size_t i = 0; i < n; ++i) {
-            freq_[i] = words[i].count;
-            start_[i] = syms_.size();
-            len_[i] = words[i].text.size();
-            for (unsigned char c : words[i].text) syms_.push_back(int32_t(c));
-        }
-        stamp_.assign(n, -1);
-        pair_index_.reserve(1 << 16);
-        for (size_t w = 0; w < n; ++w) {
-            const int32_t* s = &syms_[start_[w]];
-            for (size_t i = 0; i + 1 < len_[w]; ++i) {
-                pair_stat& ps = pairs_[size_t(pair_of(s[i], s[i + 1]))];
-                ps.count += freq_[w];
-                if (ps.where.empty() || ps.where.back() != uint32_t(w)) ps.where.push_back(uint32_t(w));
+        if (total >= size_t(INT32_MAX) || words.size() >= size_t(INT32_MAX))
+            fail(errc::ERRC_UNSUPPORTED, std::string(k_where) + "the distinct words hold " + std::to_string(total) +
+                                             " bytes, more than 2^31 - 1");
+        freq_.resize(words.size());
+        first_.resize(words.size());
+        sym_.resize(total);
+        nxt_.resize(total);
+        prv_.resize(total);
+        word_.resize(total);
+        uint32_t pos = 0;
+        for (size_t w = 0; w < words.size(); ++w) {
+            freq_[w] = words[w].count;
+            first_[w] = pos;
+            const std::string& t = words[w].text;
+            for (size_t k = 0; k < t.size(); ++k, ++pos) {
+                sym_[pos] = int32_t(static_cast<unsigned char>(t[k]));
+                nxt_[pos] = k + 1 < t.size() ? int32_t(pos + 1) : -1;
+                prv_[pos] = k > 0 ? int32_t(pos - 1) : -1;
+                word_[pos] = uint32_t(w);
             }
+        }
+        pair_index_.reserve(1 << 16);
+        for (uint32_t i = 0; i < total; ++i) {
+            if (nxt_[i] < 0) continue;
+            pair_stat& ps = pairs_[size_t(pair_of(sym_[i], sym_[i + 1]))];
+            ps.count += freq_[word_[i]];
+            ps.where.push_back(i);
         }
         for (size_t i = 0; i < pairs_.size(); ++i)
             if (pairs_[i].count > 0) heap_.push_back({pairs_[i].count, int32_t(i)});
@@ -332,9 +341,9 @@ public:
         }
         if (keep_segmentation) {
             model_.segmentation.resize(freq_.size());
-            for (size_t w = 0; w < freq_.size(); ++w)
-                model_.segmentation[w].assign(syms_.begin() + ptrdiff_t(start_[w]),
-                                              syms_.begin() + ptrdiff_t(start_[w] + len_[w]));
+            for (size_t w = 0; w < freq_.size(); ++w)  // words are never empty
+                for (int32_t i = int32_t(first_[w]); i >= 0; i = nxt_[size_t(i)])
+                    model_.segmentation[w].push_back(sym_[size_t(i)]);
         }
         return std::move(model_);
     }
@@ -388,7 +397,8 @@ private:
         return ps.banned;
     }
 
-    void change(int32_t x, int32_t y, int64_t d, uint32_t w) {
+    // Adds d to the count of pair (x, y); a rise records `pos` as a place where the pair now starts.
+    void change(int32_t x, int32_t y, int64_t d, uint32_t pos) {
         const int32_t idx = pair_of(x, y);
         pair_stat& ps = pairs_[size_t(idx)];
         if (!ps.touched) {
@@ -396,7 +406,7 @@ private:
             touched_.push_back(idx);
         }
         ps.delta += d;
-        if (d > 0 && (ps.where.empty() || ps.where.back() != w)) ps.where.push_back(w);
+        if (d > 0) ps.where.push_back(pos);
     }
 
     void merge(int32_t pair) {
@@ -407,34 +417,30 @@ private:
         else c = add_symbol(std::move(bytes));
         model_.merges.emplace_back(a, b);
         model_.merge_result.push_back(c);
-        const int32_t step = int32_t(model_.merges.size());
 
-        const std::vector<uint32_t> where = std::move(pairs_[size_t(pair)].where);
+        // Left to right through each word, so overlapping occurrences ("a a a") merge leftmost first.
+        std::vector<uint32_t> where = std::move(pairs_[size_t(pair)].where);
         pairs_[size_t(pair)].where = {};
-        for (uint32_t w : where) {
-            if (stamp_[w] == step) continue;
-            stamp_[w] = step;
-            int32_t* s = &syms_[start_[w]];
-            const size_t n = len_[w];
-            const int64_t f = freq_[w];
-            size_t i = 0, j = 0;
-            while (i < n) {
-                if (i + 1 < n && s[i] == a && s[i + 1] == b) {
-                    if (j > 0) {
-                        change(s[j - 1], a, -f, w);
-                        change(s[j - 1], c, f, w);
-                    }
-                    if (i + 2 < n) {
-                        change(b, s[i + 2], -f, w);
-                        change(c, s[i + 2], f, w);
-                    }
-                    s[j++] = c;
-                    i += 2;
-                } else {
-                    s[j++] = s[i++];
-                }
+        std::sort(where.begin(), where.end());
+        where.erase(std::unique(where.begin(), where.end()), where.end());
+        for (uint32_t i : where) {
+            const int32_t j = nxt_[i];
+            if (sym_[i] != a || j < 0 || sym_[size_t(j)] != b) continue;  // gone since it was recorded
+            const int64_t f = freq_[word_[i]];
+            const int32_t p = prv_[i], q = nxt_[size_t(j)];
+            if (p >= 0) {
+                change(sym_[size_t(p)], a, -f, uint32_t(p));
+                change(sym_[size_t(p)], c, f, uint32_t(p));
             }
-            len_[w] = j;
+            if (q >= 0) {
+                change(b, sym_[size_t(q)], -f, i);
+                change(c, sym_[size_t(q)], f, i);
+                prv_[size_t(q)] = int32_t(i);
+            }
+            sym_[i] = c;
+            nxt_[i] = q;
+            sym_[size_t(j)] = -1;  // unlinked
+            nxt_[size_t(j)] = prv_[size_t(j)] = -1;
         }
         for (int32_t idx : touched_) {
             pair_stat& ps = pairs_[size_t(idx)];
@@ -453,10 +459,11 @@ private:
     bpe_model model_;
     std::unordered_map<std::string, int32_t> symbol_index_;
     std::unordered_set<std::string> special_texts_;
-    std::vector<int64_t> freq_;
-    std::vector<size_t> start_, len_;
-    std::vector<int32_t> syms_;   // symbols of all words, each word at start_ with len_ (shrinks as it merges)
-    std::vector<int32_t> stamp_;  // last merge step that rewrote the word
+    std::vector<int64_t> freq_;    // per word
+    std::vector<uint32_t> first_;  // per word: its first position (never unlinked)
+    std::vector<int32_t> sym_;     // per position: symbol, -1 once unlinked
+    std::vector<int32_t> nxt_, prv_;
+    std::vector<uint32_t> word_;   // per position: its word
     std::unordered_map<uint64_t, int32_t> pair_index_;
     std::vector<pair_stat> pairs_;
     std::vector<int32_t> touched_;
