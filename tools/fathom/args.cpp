@@ -65,6 +65,14 @@ void arg_parser::option(const std::string& names, const std::string& metavar, co
     });
 }
 
+void arg_parser::option(const std::string& names, const std::string& metavar, const std::string& help,
+                        std::vector<std::string>* out) {
+    add(names, metavar, help, [out](const std::string& n, const std::string& v) {
+        if (v.empty()) throw usage_error(n + ": the value must not be empty");
+        out->push_back(v);
+    });
+}
+
 void arg_parser::option(const std::string& names, const std::string& metavar, const std::string& help, float* out) {
     add(names, metavar, help, [out](const std::string& n, const std::string& v) { *out = float(parse_float(v, n)); });
 }

@@ -34,7 +34,12 @@ public:
     void option(const std::string& names, const std::string& metavar, const std::string& help, int64_t* out);
     void option(const std::string& names, const std::string& metavar, const std::string& help, uint64_t* out);
     void option(const std::string& names, const std::string& metavar, const std::string& help, float* out);
+    // Repeatable: every occurrence appends its (non-empty) value.
+    void option(const std::string& names, const std::string& metavar, const std::string& help,
+                std::vector<std::string>* out);
     void positional(const std::string& metavar, const std::string& help, std::string* out);
+    // One or more further positionals after the single ones (e.g. FILES...), collected in order.
+    void positional_list(const std::string& metavar, const std::string& help, std::vector<std::string>* out);
 
     // Parses argv[first..argc). Returns false when --help was given (help already printed to stdout).
     // Throws usage_error for unknown options, missing values, bad numbers, missing or extra positionals.
@@ -66,6 +71,8 @@ private:
     std::string usage_, description_;
     std::vector<opt> opts_;
     std::vector<pos> positionals_;
+    std::string rest_metavar_, rest_help_;
+    std::vector<std::string>* rest_ = nullptr;  // positional_list target, or null
 };
 
 // Number parsing with usage errors naming the option: "-n: 'abc' is not an integer".
@@ -88,5 +95,7 @@ int cmd_convert(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
+int cmd_tokenizer(int argc, char** argv);  // "fathom tokenizer train ..."
 
 }  // namespace fathom_cli

@@ -119,21 +119,9 @@ int cmd_chat(int argc, char** argv) {
     ap.option("--seed", "S", "sampling seed (default: random)", &so.seed);
     ap.option("-t,--threads", "N", "threads; 0 = physical cores (default 0)", &threads);
     ap.option("-c,--ctx-size", "N", "context size; 0 = min(model's, 4096) (default 0)", &ctx);
-    std::string stop_help;
-    ap.option("--stop", "S", "also end a reply when its text contains S (repeatable; S is not printed)", &stop_help);
     std::vector<std::string> stops;
-    std::vector<char*> args;
-    try {
-        args = take_repeated_option(argc, argv, 2, "--stop",
-                                    {"-m", "--model", "--system", "--chat-template", "-n", "--n-predict", "--temp",
-                                     "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
-                                     "--frequency-penalty", "--presence-penalty", "--seed", "-t", "--threads", "-c",
-                                     "--ctx-size"},
-                                    &stops);
-    } catch (const usage_error& e) {
-        throw ap.error(e.what());
-    }
-    if (!ap.parse(int(args.size()) - 1, args.data(), 2)) return 0;
+    ap.option("--stop", "S", "also end a reply when its text contains S (repeatable; S is not printed)", &stops);
+    if (!ap.parse(argc, argv, 2)) return 0;
 
     if (model_path.empty()) throw ap.error("missing -m MODEL");
     if (n_predict < -1) throw ap.error("-n: must be >= -1");

@@ -37,21 +37,9 @@ int cmd_run(int argc, char** argv) {
     ap.option("-t,--threads", "N", "threads; 0 = physical cores (default 0)", &threads);
     ap.option("-c,--ctx-size", "N", "context size; 0 = what the run needs, at most min(model's, 4096)", &ctx);
     ap.flag("--ignore-eos", "keep generating after the end-of-sequence token", &ignore_eos);
-    std::string stop_help;
-    ap.option("--stop", "S", "stop when the generated text contains S (repeatable; not printed)", &stop_help);
     std::vector<std::string> stops;
-    std::vector<char*> args;
-    try {
-        args = take_repeated_option(argc, argv, 2, "--stop",
-                                    {"-m", "--model", "-p", "--prompt", "--prompt-ids", "-n", "--n-predict", "--temp",
-                                     "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n",
-                                     "--frequency-penalty", "--presence-penalty", "--seed", "-t", "--threads", "-c",
-                                     "--ctx-size"},
-                                    &stops);
-    } catch (const usage_error& e) {
-        throw ap.error(e.what());
-    }
-    if (!ap.parse(int(args.size()) - 1, args.data(), 2)) return 0;
+    ap.option("--stop", "S", "stop when the generated text contains S (repeatable; not printed)", &stops);
+    if (!ap.parse(argc, argv, 2)) return 0;
 
     if (model_path.empty()) throw ap.error("missing -m MODEL");
     if (ap.seen("-p") && ap.seen("--prompt-ids")) throw ap.error("give either -p or --prompt-ids, not both");

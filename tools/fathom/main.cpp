@@ -1,4 +1,4 @@
-// fathom: command-line front end (info, run, tokenize, convert, synth, bench) over the public C/C++ API only.
+// fathom: command-line front end (info, run, chat, tokenize, tokenizer, convert, synth, bench) over the public C/C++ API only.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -15,7 +15,9 @@ const char* k_usage =
     "commands:\n"
     "  info      show a model's architecture, hyper-parameters, tensors and tokenizer\n"
     "  run       generate text (or tokens) from a prompt\n"
+    "  chat      interactive multi-turn chat with the model's chat template\n"
     "  tokenize  print the token ids and pieces of a text\n"
+    "  tokenizer train a byte-level BPE tokenizer on text files (fathom tokenizer train)\n"
     "  convert   convert a Hugging Face folder to GGUF\n"
     "  synth     write an untrained random-weight model of a named shape\n"
     "  bench     measure prompt and generation speed (like llama-bench)\n"
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
     if (cmd == "info") fn = cmd_info;
     else if (cmd == "run") fn = cmd_run;
     else if (cmd == "tokenize") fn = cmd_tokenize;
+    else if (cmd == "chat") fn = cmd_chat;
+    else if (cmd == "tokenizer") fn = cmd_tokenizer;
     else if (cmd == "convert") fn = cmd_convert;
     else if (cmd == "synth") fn = cmd_synth;
     else if (cmd == "bench") fn = cmd_bench;
