@@ -8,16 +8,60 @@
 
 namespace fathom_cli {
 
+namespace {
+
+void print_meta(const fathom::model& m) {
+    std::printf("\nmetadata:\n");
+    const int64_t n = m.meta_count();
+    for (int64_t i = 0; i < n; ++i)
+        std::printf("  %-44s %-8s %s\n", m.meta_key(i).c_str(), m.meta_type(i).c_str(), m.meta_value(i).c_str());
+}
+
+int print_vocab_info(const fathom::model& v, const std::string& path, bool show_meta) {
+    auto row = [](const char* k, const std::string& val) { std::printf("%-16s %s\n", k, val.c_str()); };
+    const fathom_model_info in = v.info();
+    row("file", path);
+    row("file size", format_bytes(in.file_bytes) + " (" + std::to_string(in.file_bytes) + " bytes)");
+    row("contents", "tokenizer only (no weights)");
+    if (in.name[0]) row("name", in.name);
+    const auto model = v.meta_string("tokenizer.ggml.model");
+    const auto pre = v.meta_string("tokenizer.ggml.pre");
+    const auto n_merges = v.meta_array_length("tokenizer.ggml.merges");
+    row("tokenizer", (model ? *model : std::string("?")) + (pre ? ", pre-tokenizer " + *pre : std::string()));
+    row("n_vocab", std::to_string(in.n_vocab));
+    if (n_merges) row("merges", std::to_string(*n_merges));
+    auto tok_row = [&](const char* k, int32_t id) {
+        row(k, id >= 0 ? std::to_string(id) + " '" + v.token_piece(id) + "'" : std::string("none"));
+    };
+    tok_row("bos", in.bos_token);
+    tok_row("eos", in.eos_token);
+    std::string eog;
+    for (int32_t id = 0; id < in.n_vocab; ++id)
+        if (v.is_eog(id)) eog += (eog.empty() ? "" : ", ") + std::to_string(id) + " '" + v.token_piece(id) + "'";
+    row("end of turn", eog.empty() ? "none" : eog);
+    row("chat template", v.meta_string("tokenizer.chat_template") ? "yes (tokenizer.chat_template)" : "none");
+    if (show_meta) print_meta(v);
+    return 0;
+}
+
+}  // namespace
+
 int cmd_info(int argc, char** argv) {
     std::string path;
     bool show_meta = false, show_tensors = false;
     arg_parser ap("fathom info MODEL [--meta] [--tensors]",
-                  "Loads MODEL (a GGUF file or a Hugging Face folder) and prints what it is.");
+                  "Loads MODEL (a GGUF file, a Hugging Face folder or a tokenizer) and prints what it is.");
     ap.positional("MODEL", "GGUF file or Hugging Face folder", &path);
     ap.flag("--meta", "also list every metadata key and value", &show_meta);
     ap.flag("--tensors", "also list every tensor (name, type, shape, bytes)", &show_tensors);
     if (!ap.parse(argc, argv, 2)) return 0;
 
+    {  // A file without tensors is a vocabulary: describe its tokenizer instead of failing on missing weights.
+        fathom_model_options vo = fathom::default_model_options();
+        vo.vocab_only = 1;
+        fathom::model v(path, vo);
+        if (v.tensor_count() == 0 && v.has_tokenizer()) return print_vocab_info(v, path, show_meta);
+    }
     fathom::model m(path);
     const fathom_model_info in = m.info();
     auto row = [](const char* k, const std::string& v) { std::printf("%-16s %s\n", k, v.c_str()); };
@@ -65,12 +109,7 @@ int cmd_info(int argc, char** argv) {
     row("tokenizer", tok);
     row("isa", fathom::isa_name());
 
-    if (show_meta) {
-        std::printf("\nmetadata:\n");
-        const int64_t n = m.meta_count();
-        for (int64_t i = 0; i < n; ++i)
-            std::printf("  %-44s %-8s %s\n", m.meta_key(i).c_str(), m.meta_type(i).c_str(), m.meta_value(i).c_str());
-    }
+    if (show_meta) print_meta(m);
     if (show_tensors) {
         std::printf("\ntensors:\n");
         for (int64_t i = 0; i < n_tensors; ++i) {
