@@ -189,7 +189,7 @@ void tokenizer_impl::load(const io::model_file& mf) {
     // End-of-generation tokens, as llama.cpp finds them: the declared ids plus control tokens with end-of-turn text.
     static const char* const k_eog_texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
                                               "<EOT>", "<|EOT|>", "<|eom_id|>", "<|end_of_text|>", "</s>",
-                                              "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
+                                              ("<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>")};
     if (eos >= 0) eog.push_back(eos);
     for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
         const int32_t id = opt_id(mf, key, -1, n);
