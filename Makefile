@@ -60,6 +60,7 @@ fuzz: deps
 
 bench: build
 	bash bench/run-bench.sh
+	BUILD=$(BUILD) bash bench/run-tokenizer-bench.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
