@@ -120,6 +120,7 @@ void translate_pre(const json& pt, pre_spec& out, bool llama_style, const std::s
         if (bool_field("add_prefix_space", false)) out.add_prefix_space = true;
         if (bool_field("use_regex", true)) out.regexes.push_back(k_byte_level_re);
     } else if (type == "Digits") {
+        // Hugging Face Digits splits on char::is_numeric, i.e. \p{N}
         out.regexes.push_back(bool_field("individual_digits", false) ? "\\p{N}" : "\\p{N}+");
     } else if (type == "Punctuation") {
         const std::string behavior = lower(str_field("behavior", "isolated"));
