@@ -97,25 +97,45 @@ cpu_features detect() {
 
 struct tables {
     table scalar_t;
-    table avx2_t, avx512_t, neon_t;
-    bool has_avx2 = false, has_avx512 = false, has_neon = false;
+    table avx2_t, avx512_t, vnni_t, neon_t;
+    bool has_avx2 = false, has_avx512 = false, has_vnni = false, has_neon = false;
 
+    // Each level starts as a copy of the level below, so an entry a level does not fill is inherited.
     tables() {
         scalar::fill_table_scalar(scalar_t);
+        scalar::fill_quant_legacy(scalar_t);
+        scalar::fill_quant_k(scalar_t);
         const cpu_features& f = detect_cpu();
         (void)f;
 #if defined(FATHOM_KERNELS_X86)
         if (f.avx2 && f.fma && f.f16c && f.os_avx) {
+            avx2_t = scalar_t;
             avx2::fill_table_avx2(avx2_t);
+            avx2::fill_quant_legacy(avx2_t);
+            avx2::fill_quant_k(avx2_t);
+            avx2_t.level = isa::ISA_AVX2;
             has_avx2 = true;
             if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.os_avx512) {
+                avx512_t = avx2_t;
                 avx512::fill_table_avx512(avx512_t);
+                avx512::fill_quant_legacy(avx512_t);
+                avx512::fill_quant_k(avx512_t);
+                avx512_t.level = isa::ISA_AVX512;
                 has_avx512 = true;
+                if (f.avx512_vnni) {
+                    vnni_t = avx512_t;
+                    avx512_vnni::fill_quant_legacy(vnni_t);
+                    avx512_vnni::fill_quant_k(vnni_t);
+                    vnni_t.level = isa::ISA_AVX512_VNNI;
+                    has_vnni = true;
+                }
             }
         }
 #elif defined(FATHOM_KERNELS_ARM)
         if (f.neon) {
+            neon_t = scalar_t;
             neon::fill_table_neon(neon_t);
+            neon_t.level = isa::ISA_NEON;
             has_neon = true;
         }
 #endif
@@ -126,7 +146,7 @@ struct tables {
             case isa::ISA_SCALAR: return &scalar_t;
             case isa::ISA_AVX2: return has_avx2 ? &avx2_t : nullptr;
             case isa::ISA_AVX512: return has_avx512 ? &avx512_t : nullptr;
-            case isa::ISA_AVX512_VNNI: return nullptr;  // no VNNI-specific kernels yet
+            case isa::ISA_AVX512_VNNI: return has_vnni ? &vnni_t : nullptr;
             case isa::ISA_NEON: return has_neon ? &neon_t : nullptr;
         }
         return nullptr;
@@ -188,6 +208,31 @@ bool set_active(isa i) {
     if (!t) return false;
     g_active.store(t, std::memory_order_release);
     return true;
+}
+
+matmul_rows_q_fn matmul_rows_q_for(const table& t, dtype w) {
+    switch (w) {
+        case dtype::DTYPE_Q4_0: return t.matmul_rows_q4_0;
+        case dtype::DTYPE_Q4_1: return t.matmul_rows_q4_1;
+        case dtype::DTYPE_Q5_0: return t.matmul_rows_q5_0;
+        case dtype::DTYPE_Q5_1: return t.matmul_rows_q5_1;
+        case dtype::DTYPE_Q8_0: return t.matmul_rows_q8_0;
+        case dtype::DTYPE_IQ4_NL: return t.matmul_rows_iq4_nl;
+        case dtype::DTYPE_Q4_K: return t.matmul_rows_q4_k;
+        case dtype::DTYPE_Q5_K: return t.matmul_rows_q5_k;
+        case dtype::DTYPE_Q6_K: return t.matmul_rows_q6_k;
+        case dtype::DTYPE_IQ4_XS: return t.matmul_rows_iq4_xs;
+        default: return nullptr;
+    }
+}
+
+quantize_row_fn quantize_row_for(const table& t, dtype act) {
+    switch (act) {
+        case dtype::DTYPE_Q8_0: return t.quantize_row_q8_0;
+        case dtype::DTYPE_Q8_1: return t.quantize_row_q8_1;
+        case dtype::DTYPE_Q8_K: return t.quantize_row_q8_k;
+        default: return nullptr;
+    }
 }
 
 matmul_rows_fn matmul_rows_for(const table& t, dtype w) {

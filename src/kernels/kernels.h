@@ -29,8 +29,36 @@ const cpu_features& detect_cpu();
 using matmul_rows_fn = void (*)(const void* w, size_t w_row_bytes, int64_t n_rows, const float* x, int64_t ldx,
                                 int64_t n_tok, float* y, int64_t ldy, int64_t n);
 
+// Quantised weights times INT8 activations (integer dot products, one float scale multiply per block pair):
+//   for r in [0, n_rows), t in [0, n_tok): y[t*ldy + r] = dot(row r of W, activation row t)
+// W row r starts at (const uint8_t*)w + r*w_row_bytes and holds n elements in blocks of the weight type; activation
+// row t starts at (const uint8_t*)xq + t*xq_row_bytes and holds n elements in blocks of quant::vec_dot_type(W type),
+// as produced by the table's quantize_row_* entry. n is a multiple of the weight type's block size. The integer sum
+// of each block pair is exact on every ISA; only the float accumulation order may differ from the scalar kernel.
+using matmul_rows_q_fn = void (*)(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq,
+                                  size_t xq_row_bytes, int64_t n_tok, float* y, int64_t ldy, int64_t n);
+// F32 -> INT8 activation blocks, n a multiple of the block size; bit-exact with quant::quantize_row on every ISA.
+using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
+
 struct table {
     isa level = isa::ISA_SCALAR;
+
+    // ---- INT8 activation quantisers
+    quantize_row_fn quantize_row_q8_0 = nullptr;
+    quantize_row_fn quantize_row_q8_1 = nullptr;
+    quantize_row_fn quantize_row_q8_k = nullptr;
+
+    // ---- quantised-weight matmuls (activations quantised to the paired type). Index via matmul_rows_q_for().
+    matmul_rows_q_fn matmul_rows_q4_0 = nullptr;
+    matmul_rows_q_fn matmul_rows_q4_1 = nullptr;
+    matmul_rows_q_fn matmul_rows_q5_0 = nullptr;
+    matmul_rows_q_fn matmul_rows_q5_1 = nullptr;
+    matmul_rows_q_fn matmul_rows_q8_0 = nullptr;
+    matmul_rows_q_fn matmul_rows_iq4_nl = nullptr;
+    matmul_rows_q_fn matmul_rows_q4_k = nullptr;
+    matmul_rows_q_fn matmul_rows_q5_k = nullptr;
+    matmul_rows_q_fn matmul_rows_q6_k = nullptr;
+    matmul_rows_q_fn matmul_rows_iq4_xs = nullptr;
 
     // ---- weight-type matmuls (decode / small batches). Index by weight type via matmul_rows_for().
     matmul_rows_fn matmul_rows_f32 = nullptr;
@@ -68,5 +96,28 @@ bool set_active(isa i);
 
 // Picks the matmul entry for a weight type; nullptr if the type has no kernel.
 matmul_rows_fn matmul_rows_for(const table& t, dtype w);
+// Picks the quantised matmul for a weight type / the quantiser for an activation type; nullptr if none.
+matmul_rows_q_fn matmul_rows_q_for(const table& t, dtype w);
+quantize_row_fn quantize_row_for(const table& t, dtype act);
+
+// Per-ISA fill functions of the quantised kernel families (each in its own file and namespace; dispatch.cpp calls
+// them after the ISA's base table is filled). A family leaves an entry null when it has no kernel for that ISA; the
+// ISA's table then inherits the entry of the level below (AVX-512 VNNI <- AVX-512 <- AVX2 <- scalar).
+namespace scalar {
+void fill_quant_legacy(table& t);  // kernels-quant-legacy-scalar.cpp: q8_0/q8_1 quantisers, q4_0 .. q8_0, iq4_nl
+void fill_quant_k(table& t);       // kernels-quant-k-scalar.cpp: q8_k quantiser, q4_k, q5_k, q6_k, iq4_xs
+}  // namespace scalar
+namespace avx2 {
+void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx2.cpp
+void fill_quant_k(table& t);       // kernels-quant-k-avx2.cpp
+}  // namespace avx2
+namespace avx512 {
+void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx512.cpp
+void fill_quant_k(table& t);       // kernels-quant-k-avx512.cpp
+}  // namespace avx512
+namespace avx512_vnni {
+void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx512-vnni.cpp
+void fill_quant_k(table& t);       // kernels-quant-k-avx512-vnni.cpp
+}  // namespace avx512_vnni
 
 }  // namespace fathom::kernels

@@ -1,0 +1,8 @@
+// Quantised k kernels for avx512-vnni (being written: no entries filled yet, so the table inherits the level below).
+#include "kernels/kernels.h"
+
+namespace fathom::kernels::avx512_vnni {
+
+void fill_quant_k(table& t) { (void)t; }
+
+}  // namespace fathom::kernels::avx512_vnni

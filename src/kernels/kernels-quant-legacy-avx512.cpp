@@ -1,0 +1,8 @@
+// Quantised legacy kernels for avx512 (being written: no entries filled yet, so the table inherits the level below).
+#include "kernels/kernels.h"
+
+namespace fathom::kernels::avx512 {
+
+void fill_quant_legacy(table& t) { (void)t; }
+
+}  // namespace fathom::kernels::avx512
