@@ -368,6 +368,37 @@ FATHOM_API void fathom_convert_options_init(fathom_convert_options* opts);
 /* Converts a Hugging Face folder (or a GGUF file) at src into a GGUF file at dst. opts may be NULL. */
 FATHOM_API fathom_status fathom_convert(const char* src, const char* dst, const fathom_convert_options* opts);
 
+typedef struct fathom_quantize_options {
+    size_t struct_size;
+    const char* type; /* weight type or mix: "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "q4_k", "q5_k", "q6_k",
+                         "iq4_xs", "f16", "bf16", "f32", or "q4_k_m" (default), "q4_k_s", "q5_k_m", "q5_k_s" */
+    const char* const* tensor_types; /* "PATTERN=TYPE" overrides, PATTERN a glob ('*', '?') over GGUF tensor names
+                                        such as "blk.*.ffn_down.weight"; the first match wins; may be NULL */
+    int32_t n_tensor_types;
+    int32_t n_threads;        /* 0 = physical cores */
+    int32_t allow_requantize; /* 0 (default): a source that is already quantised is refused */
+} fathom_quantize_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_quantize_options_init(fathom_quantize_options* opts);
+
+typedef struct fathom_quantize_stats {
+    size_t struct_size;         /* set by the caller to sizeof(fathom_quantize_stats) */
+    uint64_t bytes_in;          /* tensor data read */
+    uint64_t bytes_out;         /* tensor data written */
+    int64_t n_weights;          /* elements of all tensors */
+    double bits_per_weight;     /* 8 * bytes_out / n_weights */
+    int64_t n_tensors;          /* tensors written */
+    int64_t n_quantized;        /* of which in a quantised block type */
+    int64_t n_fallback;         /* tensors whose row length did not fit the wanted type's block (a close type used) */
+    double seconds;             /* wall time */
+} fathom_quantize_stats;
+
+/* Quantises a model (GGUF F32/F16/BF16 file or Hugging Face folder) at src into a GGUF file at dst. 2-D weights
+ * get the chosen type (mixes put the output head, and attn_v / ffn_down of some layers, at 6 bits as llama.cpp's
+ * do); norms and biases stay F32. opts and stats may be NULL. */
+FATHOM_API fathom_status fathom_quantize(const char* src, const char* dst, const fathom_quantize_options* opts,
+                                         fathom_quantize_stats* stats);
+
 typedef struct fathom_synth_options {
     size_t struct_size;
     const char* arch;   /* model family; "llama" (default) */

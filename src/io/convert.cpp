@@ -55,30 +55,42 @@ bool ends_with(const std::string& s, const char* suffix) {
 
 }  // namespace
 
+int64_t hf_permute_heads(const model_file& src, const tensor_entry& t) {
+    const meta_value* flag = src.find("fathom.rope.hf_order");
+    if (!flag || !flag->as_bool("fathom.rope.hf_order")) return 0;
+    const bool is_q = ends_with(t.name, ".attn_q.weight") || ends_with(t.name, ".attn_q.bias");
+    const bool is_k = ends_with(t.name, ".attn_k.weight") || ends_with(t.name, ".attn_k.bias");
+    if (!is_q && !is_k) return 0;
+    const meta_value* a = src.find("general.architecture");
+    if (!a || a->type != gguf_type::GGUF_STRING) fail(errc::ERRC_FORMAT, src.path + ": general.architecture missing");
+    const std::string arch = a->s;
+    const meta_value* h = src.find(arch + ".attention.head_count");
+    if (!h) fail(errc::ERRC_FORMAT, src.path + ": " + arch + ".attention.head_count missing");
+    const int64_t n_head = h->as_int(arch + ".attention.head_count");
+    const meta_value* hk = src.find(arch + ".attention.head_count_kv");
+    const int64_t n_head_kv = hk ? hk->as_int(arch + ".attention.head_count_kv") : n_head;
+    if (n_head <= 0 || n_head_kv <= 0) fail(errc::ERRC_FORMAT, src.path + ": head counts must be positive");
+    const int64_t nh = is_q ? n_head : n_head_kv;
+    const int64_t rows = t.ne.size() >= 2 ? t.nelements() / t.ne[0] : t.ne[0];
+    if (rows % nh != 0 || (rows / nh) % 2 != 0)
+        fail(errc::ERRC_FORMAT, src.path + ": tensor '" + t.name + "': " + std::to_string(rows) +
+                                    " rows do not split into " + std::to_string(nh) + " heads of even size");
+    return nh;
+}
+
+int64_t hf_permuted_source_row(int64_t r, int64_t rows, int64_t heads) {
+    // new row h*d + 2j + c  <-  HF row h*d + c*(d/2) + j
+    const int64_t d = rows / heads, half = d / 2;
+    const int64_t h = r / d, j = (r % d) / 2, c = r % 2;
+    return h * d + c * half + j;
+}
+
 void convert_to_gguf(const model_file& src, const std::string& out, dtype type) {
     uint32_t file_type;
     if (type == dtype::DTYPE_F32) file_type = 0;
     else if (type == dtype::DTYPE_F16) file_type = 1;
     else if (type == dtype::DTYPE_BF16) file_type = 32;
     else fail(errc::ERRC_INVALID_ARGUMENT, out + ": convert supports f32, f16 and bf16, not " + dtype_name(type));
-
-    // Q/K permutation from HF (rotate-half) order into llama.cpp's interleaved order.
-    bool permute = false;
-    int64_t n_head = 0, n_head_kv = 0;
-    if (const meta_value* v = src.find("fathom.rope.hf_order")) permute = v->as_bool("fathom.rope.hf_order");
-    if (permute) {
-        const meta_value* a = src.find("general.architecture");
-        if (!a || a->type != gguf_type::GGUF_STRING)
-            fail(errc::ERRC_FORMAT, src.path + ": general.architecture missing");
-        const std::string arch = a->s;
-        const meta_value* h = src.find(arch + ".attention.head_count");
-        if (!h) fail(errc::ERRC_FORMAT, src.path + ": " + arch + ".attention.head_count missing");
-        n_head = h->as_int(arch + ".attention.head_count");
-        const meta_value* hk = src.find(arch + ".attention.head_count_kv");
-        n_head_kv = hk ? hk->as_int(arch + ".attention.head_count_kv") : n_head;
-        if (n_head <= 0 || n_head_kv <= 0)
-            fail(errc::ERRC_FORMAT, src.path + ": head counts must be positive");
-    }
 
     model_file dst;
     dst.path = out;
@@ -104,18 +116,7 @@ void convert_to_gguf(const model_file& src, const std::string& out, dtype type) 
         o.ne = t.ne;
         o.type = t.ne.size() >= 2 ? type : dtype::DTYPE_F32;
         o.nbytes = uint64_t(t.nelements()) * dtype_info(o.type).type_size;
-        if (permute) {
-            bool is_q = ends_with(t.name, ".attn_q.weight") || ends_with(t.name, ".attn_q.bias");
-            bool is_k = ends_with(t.name, ".attn_k.weight") || ends_with(t.name, ".attn_k.bias");
-            if (is_q || is_k) {
-                int64_t nh = is_q ? n_head : n_head_kv;
-                int64_t rows = t.ne.size() >= 2 ? t.nelements() / t.ne[0] : t.ne[0];
-                if (rows % nh != 0 || (rows / nh) % 2 != 0)
-                    fail(errc::ERRC_FORMAT, src.path + ": tensor '" + t.name + "': " + std::to_string(rows) +
-                                                " rows do not split into " + std::to_string(nh) + " heads of even size");
-                heads[k] = nh;
-            }
-        }
+        heads[k] = hf_permute_heads(src, t);
         dst.tensors.push_back(std::move(o));
     }
     dst.index();
@@ -135,11 +136,8 @@ void convert_to_gguf(const model_file& src, const std::string& out, dtype type) 
                 for (int64_t r = 0; r < rows; ++r) convert_row(t.type, s + size_t(r) * sb, o.type, buf + size_t(r) * db, row_len);
             return;
         }
-        // new row h*d + 2j + c  <-  HF row h*d + c*(d/2) + j
-        const int64_t d = rows / heads[k], half = d / 2;
         for (int64_t r = 0; r < rows; ++r) {
-            const int64_t h = r / d, j = (r % d) / 2, c = r % 2;
-            const int64_t from = h * d + c * half + j;
+            const int64_t from = hf_permuted_source_row(r, rows, heads[k]);
             convert_row(t.type, s + size_t(from) * sb, o.type, buf + size_t(r) * db, row_len);
         }
     });

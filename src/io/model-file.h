@@ -126,5 +126,10 @@ model_file read_hf_tokenizer(const std::string& path);
 // `fathom convert`: writes `src` as GGUF at `out`, converting every 2-D+ weight to `type` (F32/F16/BF16;
 // norms and 1-D tensors stay F32), applying the llama Q/K permutation when the source is in HF order.
 void convert_to_gguf(const model_file& src, const std::string& out, dtype type);
+// Q/K rows of Hugging Face checkpoints (fathom.rope.hf_order) are permuted into llama.cpp's order when written to
+// GGUF: the head count to permute tensor t with, or 0 when t is written as it is. Throws on inconsistent heads.
+int64_t hf_permute_heads(const model_file& src, const tensor_entry& t);
+// The source row that becomes row r of a permuted tensor of `rows` rows and `heads` heads.
+int64_t hf_permuted_source_row(int64_t r, int64_t rows, int64_t heads);
 
 }  // namespace fathom::io

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/kernels.h"
+#include "quant/quant.h"
 
 namespace fathom {
 namespace {
@@ -125,11 +126,12 @@ public:
                      tn + ": type " + type_name + " is not supported for norms and biases (f32, f16, bf16)");
         } else {
             const bool plain = t->type == dtype::DTYPE_F32 || t->type == dtype::DTYPE_F16 || t->type == dtype::DTYPE_BF16;
-            if (!plain && !kernels::matmul_rows_for(kernels::active(), t->type))
+            if (role == tensor_role::TENSOR_ROLE_ROWS) {  // rows are read with nn::get_row_f32 (dequantised)
+                if (!plain && !quant::is_quantized(t->type))
+                    fail(errc::ERRC_UNSUPPORTED, tn + ": embedding type " + type_name + " is not supported");
+            } else if (!plain && !kernels::matmul_rows_q_for(kernels::active(), t->type)) {
                 fail(errc::ERRC_UNSUPPORTED, tn + ": weight type " + type_name + " has no matmul kernel in this build");
-            // nn::get_row_f32 reads F32/F16/BF16 rows; extend this when it learns block types.
-            if (role == tensor_role::TENSOR_ROLE_ROWS && !plain)
-                fail(errc::ERRC_UNSUPPORTED, tn + ": embedding type " + type_name + " is not supported (f32, f16, bf16)");
+            }
         }
         const dtype_traits& tr = dtype_info(t->type);
         if (shape[0] % tr.block_size != 0)
@@ -243,7 +245,14 @@ void bind_tensors(const binder& b, llama_model& m) {
     m.w.tok_embd = b.bind("token_embd.weight", {hp.n_embd, hp.n_vocab}, R::TENSOR_ROLE_ROWS, true);
     m.w.output_norm = b.bind("output_norm.weight", {hp.n_embd}, R::TENSOR_ROLE_VECTOR, true);
     m.w.output = b.bind("output.weight", {hp.n_embd, hp.n_vocab}, R::TENSOR_ROLE_MATRIX, false);
-    if (!m.w.output) m.w.output = m.w.tok_embd;  // tied embeddings
+    if (!m.w.output) {  // tied embeddings: the embedding is also the output head's matmul weight
+        m.w.output = m.w.tok_embd;
+        const dtype et = m.w.tok_embd->type;
+        const bool plain = et == dtype::DTYPE_F32 || et == dtype::DTYPE_F16 || et == dtype::DTYPE_BF16;
+        if (!plain && !kernels::matmul_rows_q_for(kernels::active(), et))
+            fail(errc::ERRC_UNSUPPORTED, b.where() + ": tensor 'token_embd.weight': type " + dtype_name(et) +
+                                             " has no matmul kernel, and it is also the (tied) output head");
+    }
     m.w.rope_freqs = b.bind("rope_freqs.weight", {hp.n_rot / 2}, R::TENSOR_ROLE_VECTOR, false);
 
     m.w.layers.resize(size_t(hp.n_layer));

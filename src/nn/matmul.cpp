@@ -1,4 +1,5 @@
-// matmul() against weights of any supported type: kernel-table GEMV/small-GEMM or OpenBLAS sgemm panels for prefill.
+// matmul() against weights of any supported type: kernel-table GEMV/small-GEMM or OpenBLAS sgemm panels for prefill;
+// quantised weights through the integer kernels with activations quantised on the fly.
 #include "nn/matmul.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/kernels.h"
+#include "quant/quant.h"
 
 #if defined(FATHOM_HAVE_BLAS)
 #include <cblas.h>
@@ -81,6 +83,45 @@ void matmul_kernel_path(thread_pool& pool, kernels::matmul_rows_fn fn, const uin
                 const int64_t nt = std::min(k_tok_tile, n_tok - t0);
                 fn(w + size_t(r0) * s.row_bytes, s.row_bytes, nr, x + t0 * ldx, ldx, nt, y + t0 * ldy + r0, ldy,
                    s.n_in);
+            }
+        }
+        if (bias) add_bias(bias, y, ldy, n_tok, r_begin, r_end);
+    });
+}
+
+// Quantised weights: activations are quantised once per call, row by row, to the weight type's INT8 partner
+// (quant::vec_dot_type), then the integer kernels run over row blocks x token tiles as in the float kernel path.
+void matmul_quant_path(thread_pool& pool, const kernels::table& k, kernels::matmul_rows_q_fn fn, dtype w_type,
+                       const uint8_t* w, const shape& s, const float* x, int64_t ldx, int64_t n_tok, float* y,
+                       int64_t ldy, const float* bias) {
+    const dtype act = quant::vec_dot_type(w_type);
+    const kernels::quantize_row_fn quantize = kernels::quantize_row_for(k, act);
+    if (!quantize)
+        fail(errc::ERRC_UNSUPPORTED, std::string("no activation quantiser for ") + dtype_name(act) + " (weights " +
+                                         dtype_name(w_type) + ")");
+    const size_t arb = dtype_row_bytes(act, s.n_in);
+    thread_local std::vector<uint8_t> xq_buf;  // the calling thread's; the pool's workers only read it
+    if (xq_buf.size() < arb * size_t(n_tok)) xq_buf.resize(arb * size_t(n_tok));
+    uint8_t* xq = xq_buf.data();
+    if (n_tok >= 8) {
+        pool.parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1, int) {
+            for (int64_t t = t0; t < t1; ++t) quantize(x + t * ldx, xq + size_t(t) * arb, s.n_in);
+        });
+    } else {
+        for (int64_t t = 0; t < n_tok; ++t) quantize(x + t * ldx, xq + size_t(t) * arb, s.n_in);
+    }
+    const int64_t n_blocks = (s.n_out + k_row_block - 1) / k_row_block;
+    const uint64_t block_work = uint64_t(std::max<size_t>(1, s.row_bytes)) * k_row_block * uint64_t(n_tok);
+    const int64_t grain = std::max<int64_t>(1, int64_t(65536 / block_work));
+    pool.parallel_for(n_blocks, grain, [&](int64_t b0, int64_t b1, int) {
+        const int64_t r_begin = b0 * k_row_block, r_end = std::min(s.n_out, b1 * k_row_block);
+        const int64_t sub = n_tok > k_tok_tile ? k_sub_rows : r_end - r_begin;
+        for (int64_t r0 = r_begin; r0 < r_end; r0 += sub) {
+            const int64_t nr = std::min(sub, r_end - r0);
+            for (int64_t t0 = 0; t0 < n_tok; t0 += k_tok_tile) {
+                const int64_t nt = std::min(k_tok_tile, n_tok - t0);
+                fn(w + size_t(r0) * s.row_bytes, s.row_bytes, nr, xq + size_t(t0) * arb, arb, nt, y + t0 * ldy + r0,
+                   ldy, s.n_in);
             }
         }
         if (bias) add_bias(bias, y, ldy, n_tok, r_begin, r_end);
@@ -199,6 +240,12 @@ void matmul_blas_path(thread_pool& pool, const kernels::table& k, dtype type, co
 void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
             int64_t ldy, const float* bias) {
     const kernels::table& k = kernels::active();
+    if (kernels::matmul_rows_q_fn qfn = kernels::matmul_rows_q_for(k, w.type)) {
+        const shape s = weight_shape(w);
+        if (n_tok <= 0 || s.n_out <= 0) return;
+        matmul_quant_path(pool, k, qfn, w.type, static_cast<const uint8_t*>(w.data), s, x, ldx, n_tok, y, ldy, bias);
+        return;
+    }
     kernels::matmul_rows_fn fn = kernels::matmul_rows_for(k, w.type);
     if (!fn)
         fail(errc::ERRC_UNSUPPORTED,
@@ -240,6 +287,10 @@ void get_row_f32(const io::tensor_entry& w, int64_t row, float* out) {
         case dtype::DTYPE_F16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), out, s.n_in); break;
         case dtype::DTYPE_BF16: k.bf16_to_f32(reinterpret_cast<const uint16_t*>(src), out, s.n_in); break;
         default:
+            if (quant::is_quantized(w.type)) {
+                quant::dequantize_row(w.type, src, out, s.n_in);
+                break;
+            }
             fail(errc::ERRC_UNSUPPORTED, "tensor '" + w.name + "': get_row_f32 does not support weight type " +
                                              (dtype_known(uint32_t(w.type)) ? std::string(dtype_name(w.type))
                                                                             : "id " + std::to_string(uint32_t(w.type))));

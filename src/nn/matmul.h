@@ -8,7 +8,8 @@
 namespace fathom::nn {
 
 // Y[t, r] = sum_i X[t, i] * W[r, i] (+ bias[r])  for t < n_tok, r < n_out.
-// w: weight with ne = {n_in, n_out} (GGUF order), any type with a kernel (F32, F16, BF16; quantised types later).
+// w: weight with ne = {n_in, n_out} (GGUF order), any type with a kernel: F32, F16, BF16, or a quantised block type
+// (activations are then quantised per token row to the type's INT8 partner and the integer kernels run).
 // x: n_tok rows of n_in floats, row stride ldx; y: n_tok rows of n_out floats, row stride ldy; bias: n_out or null.
 // Small n_tok uses the kernel table's matmul_rows (weights streamed once for all tokens); large n_tok uses
 // OpenBLAS sgemm on F32 (F16/BF16 row panels converted to F32 first) when built with BLAS.
@@ -23,7 +24,8 @@ int64_t blas_min_tokens(dtype w);
 // The largest of the per-type thresholds: from this many tokens on, every weight type takes the BLAS path.
 int64_t blas_min_tokens();
 
-// Copies row `row` of a (n_in, n_rows) weight (e.g. the token embedding) into out as F32.
+// Copies row `row` of a (n_in, n_rows) weight (e.g. the token embedding) into out as F32 (quantised rows are
+// dequantised).
 void get_row_f32(const io::tensor_entry& w, int64_t row, float* out);
 
 }  // namespace fathom::nn

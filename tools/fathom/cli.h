@@ -96,6 +96,7 @@ int cmd_synth(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
 int cmd_tokenizer(int argc, char** argv);  // "fathom tokenizer train ..."
 
 }  // namespace fathom_cli

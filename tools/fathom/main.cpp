@@ -1,4 +1,4 @@
-// fathom: command-line front end (info, run, chat, tokenize, tokenizer, convert, synth, bench) over the public C/C++ API only.
+// fathom: command-line front end (info, run, chat, tokenize, tokenizer, convert, quantize, synth, bench) over the public C/C++ API only.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -19,6 +19,7 @@ const char* k_usage =
     "  tokenize  print the token ids and pieces of a text\n"
     "  tokenizer train a byte-level BPE tokenizer on text files (fathom tokenizer train)\n"
     "  convert   convert a Hugging Face folder to GGUF\n"
+    "  quantize  write a quantised GGUF (q4_0 ... q8_0, K-quants, IQ4, Q4_K_M-style mixes)\n"
     "  synth     write an untrained random-weight model of a named shape\n"
     "  bench     measure prompt and generation speed (like llama-bench)\n"
     "\n"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     else if (cmd == "chat") fn = cmd_chat;
     else if (cmd == "tokenizer") fn = cmd_tokenizer;
     else if (cmd == "convert") fn = cmd_convert;
+    else if (cmd == "quantize") fn = cmd_quantize;
     else if (cmd == "synth") fn = cmd_synth;
     else if (cmd == "bench") fn = cmd_bench;
     if (!fn) {
