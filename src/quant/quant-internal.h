@@ -41,11 +41,38 @@ void quantize_q6_k(const float* x, block_q6_k* y, int64_t nb, const float* impor
 void quantize_q8_k(const float* x, block_q8_k* y, int64_t nb);
 void quantize_iq4_xs(const float* x, block_iq4_xs* y, int64_t nb, const float* importance);
 
-// IQ4 helpers shared by IQ4_NL and IQ4_XS (quant-legacy.cpp).
-// Index of the k_iq4nl level nearest to v (ties to the lower level).
-int iq4_nearest(float v);
-// Best scale for 32 (or n) values on the IQ4 grid: searches candidate scales, returns the least-squares scale of the
-// best assignment (0 when the block is all zero). w: per-element weights (never null).
+// Lane-split accumulation: the search loops keep 8 partial sums per quantity so the compiler can vectorise them
+// without reassociating floating point (the sums are then added in a fixed order: results stay deterministic).
+constexpr int LANES = 8;
+inline float lane_sum(const float* a) { return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])); }
+
+// IQ4 grid lookup: index of the k_iq4nl level nearest to v, ties to the upper level. The midpoints between levels
+// are multiples of 1/2, so floor(2v) identifies the interval exactly; the table is indexed by floor(2v) + 256.
+struct iq4_table {
+    uint8_t idx[512];
+};
+constexpr iq4_table make_iq4_table() {
+    iq4_table t{};
+    for (int i = 0; i < 512; ++i) {
+        const int two_v = i - 256;  // v in [two_v / 2, two_v / 2 + 1/2)
+        int k = 0;
+        while (k < 15 && two_v >= k_iq4nl[k] + k_iq4nl[k + 1]) ++k;  // v >= midpoint k
+        t.idx[i] = uint8_t(k);
+    }
+    return t;
+}
+inline constexpr iq4_table k_iq4_table = make_iq4_table();
+// v2 = 2 * v (the callers fold the 2 into their inverse scale). NaN maps to level 0.
+inline int iq4_index2(float v2) {
+    float u = v2 + 256.0f;
+    u = u > 0.0f ? u : 0.0f;
+    u = u < 511.0f ? u : 511.0f;
+    return k_iq4_table.idx[static_cast<int>(u)];
+}
+inline int iq4_nearest(float v) { return iq4_index2(2.0f * v); }
+
+// Best scale for n (a multiple of LANES) values on the IQ4 grid: candidate scales, each assignment's weighted
+// least-squares scale, the best kept and polished by Lloyd passes; 0 for an all-zero block. w: weights, never null.
 float iq4_best_scale(const float* x, const float* w, int n);
 
 }  // namespace fathom::quant::detail

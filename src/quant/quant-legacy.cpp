@@ -48,8 +48,8 @@ void quantize_symmetric(const float* x, int half, uint16_t* d, uint8_t* q) {
 void quantize_minmax(const float* x, int levels, uint16_t* d, uint16_t* m, uint8_t* q) {
     float lo = x[0], hi = x[0];
     for (int j = 1; j < QK; ++j) {
-        lo = std::fmin(lo, x[j]);
-        hi = std::fmax(hi, x[j]);
+        lo = x[j] < lo ? x[j] : lo;
+        hi = x[j] > hi ? x[j] : hi;
     }
     float id = inverse_of_f16((hi - lo) / float(levels - 1), d);
     *m = f32_to_f16(lo);
@@ -86,15 +86,21 @@ int quantize_q8_block(const float* x, uint16_t* dh, int8_t* qs, float* d_out) {
     return sum;
 }
 
-// Weighted least-squares fit of x by d * k_iq4nl[idx]: returns sum(w x l)^2 / sum(w l^2) (higher is better) and d.
+// Weighted least-squares fit of x by d * k_iq4nl[idx], idx nearest to x * id: returns sum(w x l)^2 / sum(w l^2)
+// (higher is better) and d.
 float iq4_fit(const float* x, const float* w, int n, float id, float* d) {
-    float sumqx = 0.0f, sumq2 = 0.0f;
-    for (int j = 0; j < n; ++j) {
-        float l = k_iq4nl[iq4_nearest(x[j] * id)];
-        sumqx += w[j] * x[j] * l;
-        sumq2 += w[j] * l * l;
+    float aqx[LANES] = {}, aq2[LANES] = {};
+    const float id2 = 2.0f * id;
+    for (int j0 = 0; j0 < n; j0 += LANES) {
+        for (int k = 0; k < LANES; ++k) {
+            const int j = j0 + k;
+            const float l = float(k_iq4nl[iq4_index2(x[j] * id2)]);
+            aqx[k] += w[j] * x[j] * l;
+            aq2[k] += w[j] * l * l;
+        }
     }
-    if (sumq2 <= 0.0f) {
+    const float sumqx = lane_sum(aqx), sumq2 = lane_sum(aq2);
+    if (!(sumq2 > 0.0f)) {
         *d = 0.0f;
         return 0.0f;
     }
@@ -104,28 +110,16 @@ float iq4_fit(const float* x, const float* w, int n, float id, float* d) {
 
 }  // namespace
 
-int iq4_nearest(float v) {
-    if (!(v > k_iq4nl[0])) return 0;  // also maps NaN to a valid index
-    if (v >= k_iq4nl[15]) return 15;
-    int lo = 0, hi = 15;  // k[lo] < v < k[hi] invariant (or equal at lo)
-    while (hi - lo > 1) {
-        int mid = (lo + hi) / 2;
-        if (v < k_iq4nl[mid]) hi = mid;
-        else lo = mid;
-    }
-    return v - k_iq4nl[lo] <= k_iq4nl[hi] - v ? lo : hi;
-}
-
 float iq4_best_scale(const float* x, const float* w, int n) {
     float max = signed_absmax(x, n);
     if (max == 0.0f) return 0.0f;
-    // Candidates map the extreme element near the grid's bottom (-127) or top (+113) level, in steps of one level
-    // unit; each candidate's assignment gets its least-squares scale, the best score wins, then two Lloyd passes
-    // (reassign to the new scale, refit) polish it.
+    // Candidates map the extreme element to the grid's bottom (-127) or top (+113) level or up to 24 level units
+    // inside it; each candidate's assignment gets its least-squares scale, the best score wins, then two Lloyd
+    // passes (reassign to the new scale, refit) polish it.
     float best_d = 0.0f, best = -1.0f;
     for (int anchor : {-127, 113}) {
-        for (int t = -8; t <= 8; ++t) {
-            float d;
+        for (int t = -24; t <= 24; t += 6) {
+            float d = 0.0f;
             float score = iq4_fit(x, w, n, float(anchor + t) / max, &d);
             if (score > best) {
                 best = score;
@@ -134,7 +128,7 @@ float iq4_best_scale(const float* x, const float* w, int n) {
         }
     }
     for (int it = 0; it < 2 && best_d != 0.0f; ++it) {
-        float d;
+        float d = 0.0f;
         float score = iq4_fit(x, w, n, 1.0f / best_d, &d);
         if (!(score > best)) break;
         best = score;

@@ -27,7 +27,8 @@ bool is_quantized(dtype t) {
 bool can_quantize(dtype t) {
     switch (t) {
         case D::DTYPE_Q4_0: case D::DTYPE_Q4_1: case D::DTYPE_Q5_0: case D::DTYPE_Q5_1: case D::DTYPE_Q8_0:
-        case D::DTYPE_Q8_1: case D::DTYPE_Q8_K:
+        case D::DTYPE_Q8_1: case D::DTYPE_IQ4_NL: case D::DTYPE_Q4_K: case D::DTYPE_Q5_K: case D::DTYPE_Q6_K:
+        case D::DTYPE_Q8_K: case D::DTYPE_IQ4_XS:
             return true;
         default:
             return false;
@@ -63,7 +64,11 @@ void quantize_row(dtype t, const float* x, void* y, int64_t n, const float* impo
         case D::DTYPE_Q8_0: return detail::quantize_q8_0(x, static_cast<block_q8_0*>(y), n / QK);
         case D::DTYPE_Q8_1: return detail::quantize_q8_1(x, static_cast<block_q8_1*>(y), n / QK);
         case D::DTYPE_IQ4_NL: return detail::quantize_iq4_nl(x, static_cast<block_iq4_nl*>(y), n / QK, importance);
+        case D::DTYPE_Q4_K: return detail::quantize_q4_k(x, static_cast<block_q4_k*>(y), n / QK_K, importance);
+        case D::DTYPE_Q5_K: return detail::quantize_q5_k(x, static_cast<block_q5_k*>(y), n / QK_K, importance);
+        case D::DTYPE_Q6_K: return detail::quantize_q6_k(x, static_cast<block_q6_k*>(y), n / QK_K, importance);
         case D::DTYPE_Q8_K: return detail::quantize_q8_k(x, static_cast<block_q8_k*>(y), n / QK_K);
+        case D::DTYPE_IQ4_XS: return detail::quantize_iq4_xs(x, static_cast<block_iq4_xs*>(y), n / QK_K, importance);
         default: return;
     }
 }
