@@ -1,8 +1,118 @@
-// Quantised legacy kernels for avx512 (being written: no entries filled yet, so the table inherits the level below).
-#include "kernels/kernels.h"
+// AVX-512 (F/BW/VL/DQ) legacy quantised kernels: Q8_0 / Q8_1 activation quantisers and the matmuls of Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0, IQ4_NL weights with INT8 activations, dot products by maddubs + madd (tiles in
+// kernels-quant-legacy-avx512-tiles.h).
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() and then trip -Wuninitialized (GCC PR105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstring>
+
+#include "kernels/kernels-quant-legacy-avx512-tiles.h"
 
 namespace fathom::kernels::avx512 {
 
-void fill_quant_legacy(table& t) { (void)t; }
+namespace {
+
+using ql512::prepared;
+using ql512::wkind;
+using quant::QK;
+
+// maddubs multiplies unsigned by signed bytes and adds pairs into int16 (saturating). Unsigned codes (< 32) times
+// activations (|q| <= 127) stay far below the limit; signed codes use |w| times sign(w) * x, at most 2 * 128 * 127.
+// AVX-512 has no vpsignb: the activation is negated under the mask of negative codes.
+struct dot_maddubs {
+    template <wkind K>
+    static prepared prepare(__m512i c) {
+        if constexpr (K == wkind::SIGNED) return {_mm512_abs_epi8(c), _mm512_movepi8_mask(c)};
+        else return {c, 0};
+    }
+    // Per activation block: lanes summing to -offset * sum(x) over each half (OFFSET kinds), else zero.
+    template <wkind K, int OFF>
+    static __m512i correction(__m512i x) {
+        if constexpr (K == wkind::OFFSET) {
+            const __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_set1_epi8(OFF), x), _mm512_set1_epi16(1));
+            return _mm512_sub_epi32(_mm512_setzero_si512(), s);
+        } else {
+            return _mm512_setzero_si512();
+        }
+    }
+    template <wkind K>
+    static __m512i dot(const prepared& w, __m512i x, __m512i corr) {
+        const __m512i ones = _mm512_set1_epi16(1);
+        if constexpr (K == wkind::SIGNED) {
+            const __m512i xs = _mm512_mask_sub_epi8(x, w.neg, _mm512_setzero_si512(), x);
+            return _mm512_madd_epi16(_mm512_maddubs_epi16(w.u, xs), ones);
+        } else if constexpr (K == wkind::OFFSET) {
+            return _mm512_add_epi32(_mm512_madd_epi16(_mm512_maddubs_epi16(w.u, x), ones), corr);
+        } else {
+            return _mm512_madd_epi16(_mm512_maddubs_epi16(w.u, x), ones);
+        }
+    }
+};
+
+// ---- activation quantisers (bit-exact with quant::quantize_row: d = amax / 127, q = round-to-even(x / d))
+inline float hmax(__m512 v) {
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm512_cvtss_f32(v);
+}
+inline int32_t hsum_epi32(__m512i v) {
+    __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s4);
+}
+
+// One block of 32: writes the codes, returns d and the sum of the codes.
+inline float quantize_block_q8(const float* x, int8_t* qs, int32_t* sum) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = hmax(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m512 idv = _mm512_set1_ps(id);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));  // MXCSR default: to nearest even
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
+    *sum = hsum_epi32(_mm512_add_epi32(q0, q1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtsepi32_epi8(q1));
+    return d;
+}
+
+inline uint16_t to_half(float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+
+void quantize_row_q8_0(const float* x, void* y, int64_t n) {
+    uint8_t* out = static_cast<uint8_t*>(y);
+    for (int64_t b = 0; b < n / QK; ++b, out += sizeof(quant::block_q8_0)) {
+        int32_t sum;
+        const uint16_t h = to_half(quantize_block_q8(x + b * QK, reinterpret_cast<int8_t*>(out + 2), &sum));
+        std::memcpy(out, &h, 2);
+    }
+}
+
+void quantize_row_q8_1(const float* x, void* y, int64_t n) {
+    uint8_t* out = static_cast<uint8_t*>(y);
+    for (int64_t b = 0; b < n / QK; ++b, out += sizeof(quant::block_q8_1)) {
+        int32_t sum;
+        const float d = quantize_block_q8(x + b * QK, reinterpret_cast<int8_t*>(out + 4), &sum);
+        const uint16_t h[2] = {to_half(d), to_half(d * float(sum))};
+        std::memcpy(out, h, 4);
+    }
+}
+
+}  // namespace
+
+void fill_quant_legacy(table& t) {
+    t.quantize_row_q8_0 = quantize_row_q8_0;
+    t.quantize_row_q8_1 = quantize_row_q8_1;
+    ql512::fill_matmuls<dot_maddubs>(t);
+}
 
 }  // namespace fathom::kernels::avx512
