@@ -263,7 +263,12 @@ void quantize_iq4_nl(const float* x, block_iq4_nl* y, int64_t nb, const float* i
     for (float& o : ones) o = 1.0f;
     uint8_t q[QK];
     for (int64_t i = 0; i < nb; ++i, x += QK) {
-        const float* w = importance ? importance + i * QK : ones;
+        const float* w = ones;  // the caller's importance unless it is all zero over this block
+        if (importance) {
+            float sum = 0.0f;
+            for (int j = 0; j < QK; ++j) sum += importance[i * QK + j];
+            if (sum > 0.0f) w = importance + i * QK;
+        }
         float id = inverse_of_f16(iq4_best_scale(x, w, QK), &y[i].d);
         for (int j = 0; j < QK; ++j) q[j] = uint8_t(iq4_nearest(x[j] * id));
         pack_nibbles(q, y[i].qs);
