@@ -1,5 +1,6 @@
 // Per-family entry points behind quant::quantize_row / dequantize_row, and small scalar helpers they share.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "quant/blocks.h"
@@ -11,7 +12,22 @@ inline float round_even(float v) {
     constexpr float magic = 12582912.0f;  // 1.5 * 2^23
     return (v + magic) - magic;           // not folded without -ffast-math (which this project never uses)
 }
-inline int nearest_int(float v) { return static_cast<int>(round_even(v)); }
+// round_even then int, saturating at +-2^30 (NaN gives -2^30) so non-finite input never reaches an undefined
+// float-to-int conversion.
+inline int nearest_int(float v) {
+    float r = round_even(v);
+    r = r > -1073741824.0f ? r : -1073741824.0f;
+    r = r < 1073741824.0f ? r : 1073741824.0f;
+    return static_cast<int>(r);
+}
+// The activation quantisers' (int8) nearbyintf(v): for finite input |v| <= 127 already; NaN (from non-finite input)
+// gives 0 instead of an undefined conversion.
+inline int8_t to_int8(float v) {
+    float r = std::nearbyint(v);
+    r = r > -127.0f ? r : (r == r ? -127.0f : 0.0f);
+    r = r < 127.0f ? r : 127.0f;
+    return static_cast<int8_t>(r);
+}
 
 // Legacy 32-element types and IQ4_NL (quant-legacy.cpp). nb = number of blocks.
 void dequantize_q4_0(const block_q4_0* x, float* y, int64_t nb);

@@ -330,8 +330,7 @@ void quantize_q8_k(const float* x, block_q8_k* y, int64_t nb) {
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         for (int j = 0; j < QK_K; ++j) {
-            float v = std::nearbyint(x[j] * id);
-            y[i].qs[j] = static_cast<int8_t>(v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v);
+            y[i].qs[j] = to_int8(x[j] * id);  // nearbyintf, clamped to [-127, 127]
         }
         y[i].d = d;
         for (int k = 0; k < QK_K / 16; ++k) {

@@ -78,7 +78,7 @@ int quantize_q8_block(const float* x, uint16_t* dh, int8_t* qs, float* d_out) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     int sum = 0;
     for (int j = 0; j < QK; ++j) {
-        qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+        qs[j] = to_int8(x[j] * id);
         sum += qs[j];
     }
     *dh = f32_to_f16(d);

@@ -572,6 +572,24 @@ TEST(QuantFormat, ZeroInputGivesZeros) {
     }
 }
 
+// NaN / Inf input (a corrupt or diverged tensor) must not crash or spill into other blocks.
+TEST(QuantFormat, NonFiniteInputIsContained) {
+    const std::vector<float> clean = gaussian(QK_K * 4, 11);
+    std::vector<float> bad = clean;
+    bad[QK_K + 3] = std::nanf("");
+    bad[QK_K + 40] = INFINITY;
+    bad[QK_K + 41] = -INFINITY;
+    for (D t : k_all_types) {
+        const std::vector<uint8_t> a = quantize(t, clean), b = quantize(t, bad);
+        const size_t bytes = type_size(t) * size_t(QK_K / block_size(t));  // bytes per 256 elements
+        EXPECT_TRUE(std::equal(a.begin(), a.begin() + int64_t(bytes), b.begin())) << dtype_name(t);
+        EXPECT_TRUE(std::equal(a.begin() + int64_t(2 * bytes), a.end(), b.begin() + int64_t(2 * bytes)))
+            << dtype_name(t);
+        std::vector<float> y = dequant(t, b);  // runs; values of the corrupt blocks are unspecified
+        EXPECT_EQ(y.size(), bad.size());
+    }
+}
+
 TEST(QuantFormat, Deterministic) {
     const std::vector<float> x = with_outliers(QK_K * 16, 99);
     std::vector<float> imp(x.size());
