@@ -20,8 +20,9 @@ inline int nearest_int(float v) {
     r = r < 1073741824.0f ? r : 1073741824.0f;
     return static_cast<int>(r);
 }
-// The activation quantisers' (int8) nearbyintf(v): for finite input |v| <= 127 already; NaN (from non-finite input)
-// gives 0 instead of an undefined conversion.
+// The activation quantisers' (int8) nearbyintf(v), clamped to [-127, 127]. With finite x and amax >= ~3.7e-37,
+// |v| <= 127 already. Below that 1 / d overflows to inf: x * id is +-inf (-> +-127) or, for x = 0, NaN (-> 0);
+// NaN from non-finite input also gives 0 instead of an undefined conversion.
 inline int8_t to_int8(float v) {
     float r = std::nearbyint(v);
     r = r > -127.0f ? r : (r == r ? -127.0f : 0.0f);
