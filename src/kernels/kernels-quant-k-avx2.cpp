@@ -69,15 +69,18 @@ struct wblock {
 };
 
 // Q4_K / Q5_K 6-bit scales and mins: xmm int16 [sc0..sc7] and int16 pairs [m0 m0 m1 m1 .. m7 m7] (as ymm).
+// With the 12 bytes as dwords a, b, c: sc0..3 = a & 63, m0..3 = b & 63, sc4..7 = (c & 15) | (a >> 6) << 4,
+// m4..7 = (c >> 4) | (b >> 6) << 4, byte by byte.
 inline void unpack_scale_min(const uint8_t* s, __m128i* sc16, __m256i* mins) {
-    const uint32_t a = load_u32(s), b = load_u32(s + 4), c = load_u32(s + 8);
-    const uint32_t sc_lo = a & 0x3F3F3F3Fu, m_lo = b & 0x3F3F3F3Fu;
-    const uint32_t sc_hi = (c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u);
-    const uint32_t m_hi = ((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u);
-    const __m128i v = _mm_set_epi32(int(m_hi), int(m_lo), int(sc_hi), int(sc_lo));  // bytes sc0..7, m0..7
-    *sc16 = _mm_cvtepu8_epi16(v);
-    const __m128i m8 = _mm_unpackhi_epi64(v, v);
-    *mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));  // a, b, c (+ 4 bytes of qs)
+    const __m128i pv = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));        // [a, c, b, c]
+    const __m128i qv = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));        // [a, a, b, b]
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(pv, _mm_setr_epi32(0, 0, 0, 4)),
+                                     _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi32(qv, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    const __m128i sm = _mm_or_si128(lo, hi);  // bytes sc0..7, m0..7
+    *sc16 = _mm_cvtepu8_epi16(sm);
+    *mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
 }
 
 inline void scale_vectors_32(__m128i sc16, wblock& w) {  // 8 sub-blocks of 32: one scale per vector
@@ -234,6 +237,7 @@ inline __m256i dot(const wblock& w, int c, const uint8_t* xqs, __m256i acc) {
 }
 
 constexpr int PF_LINES = 4;  // cache lines prefetched per weight block (the largest block, Q6_K, spans 4)
+constexpr int PF_ROWS = 4;   // prefetch distance in rows
 
 // One weight row times T tokens; y[t*ldy] = result for token t. x0 points at the first token's activation row.
 template <class Q, int T>
@@ -274,10 +278,14 @@ void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
     const uint8_t* xb = static_cast<const uint8_t*>(xq);
     for (int64_t r = 0; r < n_rows; ++r) {
         const uint8_t* row = wb + size_t(r) * w_row_bytes;
-        const uint8_t* pf = row + w_row_bytes;  // the next row (prefetch never faults)
+        const uint8_t* pf = row + PF_ROWS * w_row_bytes;  // rows ahead (prefetch never faults)
         int64_t t = 0;
-        for (; t + 4 <= n_tok; t += 4)
+        for (; t + 8 <= n_tok; t += 8)
+            row_tile<Q, 8>(row, pf, xb + size_t(t) * xq_row_bytes, xq_row_bytes, nb, y + t * ldy + r, ldy);
+        if (t + 4 <= n_tok) {
             row_tile<Q, 4>(row, pf, xb + size_t(t) * xq_row_bytes, xq_row_bytes, nb, y + t * ldy + r, ldy);
+            t += 4;
+        }
         const uint8_t* xt = xb + size_t(t) * xq_row_bytes;
         switch (n_tok - t) {
             case 3: row_tile<Q, 3>(row, pf, xt, xq_row_bytes, nb, y + t * ldy + r, ldy); break;

@@ -264,6 +264,7 @@ inline __m512i dot4(__m512i acc, const wblk& w, int m, __m512i x) {
 }
 
 constexpr int PF_LINES = 4;  // cache lines per weight super-block (Q6_K spans 4)
+constexpr int PF_ROWS = 8;   // prefetch distance in rows (one row is 1 to 5 KiB at the usual widths)
 
 // R weight rows times T tokens over the pb super-blocks of a panel. xs: prepass blocks [t * pb + b]. The row r
 // result for token t goes to y[t * ldy + r]: stored when `first`, else added. pf: bytes ahead to prefetch.
@@ -338,9 +339,11 @@ void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
             const uint8_t* p0 = wb + size_t(b0) * Q::block_bytes;
             int64_t r = 0;
             for (; r + 4 <= n_rows; r += 4)
-                tile<Q, 4, 1>(p0 + size_t(r) * w_row_bytes, w_row_bytes, 4 * w_row_bytes, buf, pb, y + r, ldy, b0 == 0);
+                tile<Q, 4, 1>(p0 + size_t(r) * w_row_bytes, w_row_bytes, PF_ROWS * w_row_bytes, buf, pb, y + r, ldy,
+                              b0 == 0);
             for (; r < n_rows; ++r)
-                tile<Q, 1, 1>(p0 + size_t(r) * w_row_bytes, w_row_bytes, w_row_bytes, buf, pb, y + r, ldy, b0 == 0);
+                tile<Q, 1, 1>(p0 + size_t(r) * w_row_bytes, w_row_bytes, PF_ROWS * w_row_bytes, buf, pb, y + r, ldy,
+                              b0 == 0);
         }
         return;
     }
@@ -355,7 +358,7 @@ void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
                 const int64_t nt = n_tok - t0 < TOK_GROUP ? n_tok - t0 : TOK_GROUP;
                 prepass_range<Q>(xb, xq_row_bytes, t0, nt, b0, pb, buf);
                 for (int64_t r = r0; r < r0 + rc; ++r)
-                    row_tokens<Q>(wb + size_t(r) * w_row_bytes + size_t(b0) * Q::block_bytes, w_row_bytes, buf, pb,
+                    row_tokens<Q>(wb + size_t(r) * w_row_bytes + size_t(b0) * Q::block_bytes, PF_ROWS * w_row_bytes, buf, pb,
                                   nt, y + t0 * ldy + r, ldy, b0 == 0);
             }
         }
