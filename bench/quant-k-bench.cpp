@@ -73,7 +73,8 @@ void bm_matmul(benchmark::State& st, const kernels::table* t, dtype type, int64_
     const size_t xrb = fathom::dtype_row_bytes(dtype::DTYPE_Q8_K, n_in);
     const std::vector<float> xf = activations(n_in * n_tok);
     fathom::aligned_buffer xq(xrb * size_t(n_tok));
-    for (int64_t i = 0; i < n_tok; ++i) t->quantize_row_q8_k(xf.data() + i * n_in, xq.as<uint8_t>() + size_t(i) * xrb, n_in);
+    for (int64_t i = 0; i < n_tok; ++i)
+        t->quantize_row_q8_k(xf.data() + i * n_in, xq.as<uint8_t>() + size_t(i) * xrb, n_in);
     std::vector<float> y(size_t(n_out * n_tok));
     const kernels::matmul_rows_q_fn fn = kernels::matmul_rows_q_for(*t, type);
     size_t c = 0;

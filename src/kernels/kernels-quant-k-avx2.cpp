@@ -99,8 +99,10 @@ inline void scale_vectors_32(__m128i sc16, wblock& w) {  // 8 sub-blocks of 32: 
 template <int B>
 inline __m256i bit_to_4(__m256i h) {
     const __m256i m = _mm256_set1_epi8(0x10);
-    if constexpr (B <= 4) return _mm256_and_si256(_mm256_slli_epi16(h, 4 - B), m);
-    else return _mm256_and_si256(_mm256_srli_epi16(h, B - 4), m);
+    if constexpr (B <= 4)
+        return _mm256_and_si256(_mm256_slli_epi16(h, 4 - B), m);
+    else
+        return _mm256_and_si256(_mm256_srli_epi16(h, B - 4), m);
 }
 
 struct q4_k {
@@ -179,8 +181,7 @@ struct q6_k {
             const __m256i hb = loadu(p + offsetof(B, qh) + 32 * h);
             w.q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
             w.q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
-            w.q[4 * h + 2] =
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
+            w.q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
             w.q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                              _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
         }
@@ -197,12 +198,13 @@ struct iq4_xs {
         uint16_t sh;
         std::memcpy(&sh, p + offsetof(B, scales_h), 2);
         // ls_j = (4 bits of scales_l at 4j) | (2 bits of scales_h at 2j) << 4; scale = ls_j - 32.
-        const __m256i lo = _mm256_and_si256(
-            _mm256_srlv_epi32(_mm256_set1_epi32(int(load_u32(p + offsetof(B, scales_l)))),
-                              _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
-            _mm256_set1_epi32(0xF));
-        const __m256i hi = _mm256_and_si256(
-            _mm256_srlv_epi32(_mm256_set1_epi32(sh), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)), _mm256_set1_epi32(3));
+        const __m256i lo =
+            _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(int(load_u32(p + offsetof(B, scales_l)))),
+                                               _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+                             _mm256_set1_epi32(0xF));
+        const __m256i hi =
+            _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(sh), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
+                             _mm256_set1_epi32(3));
         const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
         // int16 [s0..s3 s0..s3 | s4..s7 s4..s7] -> [s0..s7] in both lanes
         const __m256i s16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(ls, ls), 0x88);
@@ -214,13 +216,15 @@ struct iq4_xs {
         w.s[5] = bcast16<5>(s16);
         w.s[6] = bcast16<6>(s16);
         w.s[7] = bcast16<7>(s16);
-        const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::k_iq4nl)));
+        const __m256i levels =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::k_iq4nl)));
         const __m256i shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4), m4 = _mm256_set1_epi8(0x0F);
         const uint8_t* qs = p + offsetof(B, qs);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) {
             // 16 bytes in both lanes: low nibbles (elements 0..15) in lane 0, high nibbles (16..31) in lane 1
-            const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * j)));
+            const __m256i v =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * j)));
             const __m256i lv = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srlv_epi32(v, shift), m4));
             w.sg[j] = lv;
             w.q[j] = _mm256_abs_epi8(lv);
@@ -241,8 +245,7 @@ constexpr int PF_ROWS = 4;   // prefetch distance in rows
 
 // One weight row times T tokens; y[t*ldy] = result for token t. x0 points at the first token's activation row.
 template <class Q, int T>
-void row_tile(const uint8_t* row, const uint8_t* pf, const uint8_t* x0, size_t xrb, int64_t nb, float* y,
-              int64_t ldy) {
+void row_tile(const uint8_t* row, const uint8_t* pf, const uint8_t* x0, size_t xrb, int64_t nb, float* y, int64_t ldy) {
     __m256 facc[T];
     for (int t = 0; t < T; ++t) facc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
@@ -271,8 +274,8 @@ void row_tile(const uint8_t* row, const uint8_t* pf, const uint8_t* x0, size_t x
 
 // Rows outer, token tiles of 4 inner: a row's weights stay in L1 while every token tile uses them.
 template <class Q>
-void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq, size_t xq_row_bytes,
-                 int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq, size_t xq_row_bytes, int64_t n_tok,
+                 float* y, int64_t ldy, int64_t n) {
     const int64_t nb = n / QK_K;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xq);
@@ -288,10 +291,17 @@ void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
         }
         const uint8_t* xt = xb + size_t(t) * xq_row_bytes;
         switch (n_tok - t) {
-            case 3: row_tile<Q, 3>(row, pf, xt, xq_row_bytes, nb, y + t * ldy + r, ldy); break;
-            case 2: row_tile<Q, 2>(row, pf, xt, xq_row_bytes, nb, y + t * ldy + r, ldy); break;
-            case 1: row_tile<Q, 1>(row, pf, xt, xq_row_bytes, nb, y + t * ldy + r, ldy); break;
-            default: break;
+            case 3:
+                row_tile<Q, 3>(row, pf, xt, xq_row_bytes, nb, y + t * ldy + r, ldy);
+                break;
+            case 2:
+                row_tile<Q, 2>(row, pf, xt, xq_row_bytes, nb, y + t * ldy + r, ldy);
+                break;
+            case 1:
+                row_tile<Q, 1>(row, pf, xt, xq_row_bytes, nb, y + t * ldy + r, ldy);
+                break;
+            default:
+                break;
         }
     }
 }

@@ -51,8 +51,8 @@ constexpr idx16 gen(F f) {
 }
 inline __m512i ld(const idx16& t) { return _mm512_load_si512(t.v); }
 
-inline constexpr idx16 k_group = gen([](int L, int k) { return 4 * k + L; });          // 16-element group
-inline constexpr idx16 k_sub32 = gen([](int L, int k) { return 2 * k + L / 2; });      // 32-element sub-block
+inline constexpr idx16 k_group = gen([](int L, int k) { return 4 * k + L; });            // 16-element group
+inline constexpr idx16 k_sub32 = gen([](int L, int k) { return 2 * k + L / 2; });        // 32-element sub-block
 inline constexpr idx16 k_sub32_m = gen([](int L, int k) { return 8 + 2 * k + L / 2; });  // its min (after scales)
 // Q4_K / Q5_K: qs dword 8k + 4(L%2) + m, high nibble for L >= 2
 template <int M>
@@ -82,6 +82,12 @@ struct alignas(64) xblk {
 };
 static_assert(sizeof(xblk) == 384, "xblk layout");
 
+// Integer lane sums start from the bit pattern of 1.5 * 2^23: for |sum| < 2^22 the float with bits MAGIC_BITS + sum
+// is exactly 1.5 * 2^23 + sum, so one float subtraction converts (port 0 or 5) instead of vcvtdq2ps (port 0 only,
+// where vpdpbusd runs). Every lane sum here is below 2^22: at most 16 * 255 * 127 plus a group-sum offset term.
+constexpr float MAGIC = 12582912.0f;
+constexpr int32_t MAGIC_BITS = 0x4B400000;
+
 enum class aux_kind { AUX_NONE, AUX_OFFSET, AUX_MIN };
 
 template <aux_kind AUX, int OFFSET>
@@ -99,7 +105,8 @@ inline void prepass(const uint8_t* x, xblk& o) {
         const __m512i bs = _mm512_permutexvar_epi32(
             ld(k_group), _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + X_BS))));
         if constexpr (AUX == aux_kind::AUX_OFFSET)
-            _mm512_store_si512(o.aux, _mm512_mullo_epi32(bs, _mm512_set1_epi32(-OFFSET)));
+            _mm512_store_si512(o.aux, _mm512_add_epi32(_mm512_mullo_epi32(bs, _mm512_set1_epi32(-OFFSET)),
+                                                       _mm512_set1_epi32(MAGIC_BITS)));
         else
             _mm512_store_ps(o.aux, _mm512_mul_ps(_mm512_cvtepi32_ps(bs), _mm512_set1_ps(-dx)));
     }
@@ -107,10 +114,10 @@ inline void prepass(const uint8_t* x, xblk& o) {
 
 // ---- weights: one row's super-block in lane order
 struct wblk {
-    __m512i q[4];       // u8 codes
-    __mmask64 neg[4];   // IQ4_XS without VNNI: lanes whose level is negative (q holds |level|)
-    __m512 dsc;         // d * sub-block scale, per lane
-    __m512 dm;          // Q4_K/Q5_K: dmin * sub-block min, per lane
+    __m512i q[4];      // u8 codes
+    __mmask64 neg[4];  // IQ4_XS without VNNI: lanes whose level is negative (q holds |level|)
+    __m512 dsc;        // d * sub-block scale, per lane
+    __m512 dm;         // Q4_K/Q5_K: dmin * sub-block min, per lane
 };
 
 // Q4_K / Q5_K scales: 12 bytes -> floats [sc0..7, m0..7], then spread to lanes.
@@ -122,7 +129,7 @@ inline void scales_k4(const uint8_t* p, const uint8_t* s, wblk& w) {
                                      _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
     const __m128i hi = _mm_and_si128(_mm_srli_epi32(qv, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
     const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_or_si128(lo, hi)));  // sc0..7, m0..7
-    const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(int(load_u32(p))));             // d, dmin
+    const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(int(load_u32(p))));              // d, dmin
     w.dsc = _mm512_mul_ps(_mm512_permutexvar_ps(ld(k_sub32), f), _mm512_broadcastss_ps(dd));
     w.dm = _mm512_mul_ps(_mm512_permutexvar_ps(ld(k_sub32_m), f), _mm512_broadcastss_ps(_mm_movehdup_ps(dd)));
 }
@@ -189,7 +196,8 @@ struct q6_k {
     static void prep(const uint8_t* p, wblk& w) {
         using B = quant::block_q6_k;
         const __m512i sc = _mm512_permutexvar_epi32(
-            ld(k_group), _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(B, scales)))));
+            ld(k_group),
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(B, scales)))));
         w.dsc = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(load_f16(p + offsetof(B, d))));
         w.dm = _mm512_setzero_ps();
         const __m512i l0 = loadu(p + offsetof(B, ql)), l1 = loadu(p + offsetof(B, ql) + 64);
@@ -266,43 +274,81 @@ inline __m512i dot4(__m512i acc, const wblk& w, int m, __m512i x) {
 constexpr int PF_LINES = 4;  // cache lines per weight super-block (Q6_K spans 4)
 constexpr int PF_ROWS = 8;   // prefetch distance in rows (one row is 1 to 5 KiB at the usual widths)
 
+// Horizontal sums of T accumulators, to y[t * ldy] (stored when `first`, else added). For 8 and 16 tokens a
+// transposing tree (128-bit chunk shuffles, then in-chunk unpacks) sums all vectors at once.
+template <int T>
+__attribute__((always_inline)) inline void store_sums(const __m512 (&v)[T], float* y, int64_t ldy, bool first) {
+    alignas(64) float s[16];
+    if constexpr (T == 8 || T == 16) {
+        // Level 1: pair (a, b) -> [a chunks 0+2, 1+3 | b chunks 0+2, 1+3].
+        __m512 c[T / 2];
+        for (int k = 0; k < T / 2; ++k)
+            c[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                                 _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xEE));
+        // Level 2: chunk q of e[j] holds 4 partial sums of v[4j + q].
+        __m512 e[T / 4];
+        for (int j = 0; j < T / 4; ++j)
+            e[j] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * j], c[2 * j + 1], 0x88),
+                                 _mm512_shuffle_f32x4(c[2 * j], c[2 * j + 1], 0xDD));
+        // Level 3: lanes (q, 0) and (q, 2) of g hold halves of v[q], lanes (q, 1) and (q, 3) of v[4 + q] (g2: + 8).
+        const __m512 g = _mm512_add_ps(_mm512_unpacklo_ps(e[0], e[1]), _mm512_unpackhi_ps(e[0], e[1]));
+        if constexpr (T == 16) {
+            const __m512 g2 = _mm512_add_ps(_mm512_unpacklo_ps(e[2], e[3]), _mm512_unpackhi_ps(e[2], e[3]));
+            const __m512d gd = _mm512_castps_pd(g), g2d = _mm512_castps_pd(g2);
+            // Level 4: lane 4q + k holds v[4k + q]; transposed back so that lane t holds v[t].
+            const __m512 sum = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(gd, g2d)),
+                                             _mm512_castpd_ps(_mm512_unpackhi_pd(gd, g2d)));
+            _mm512_store_ps(s, _mm512_permutexvar_ps(ld(k_group), sum));
+        } else {
+            // lane 4q = v[q], lane 4q + 1 = v[4 + q]
+            const __m512 sum = _mm512_add_ps(g, _mm512_permute_ps(g, 0x4E));
+            const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+            _mm512_store_ps(s, _mm512_permutexvar_ps(idx, sum));
+        }
+    } else {
+        for (int t = 0; t < T; ++t) s[t] = _mm512_reduce_add_ps(v[t]);
+    }
+    for (int t = 0; t < T; ++t) y[t * ldy] = first ? s[t] : y[t * ldy] + s[t];
+}
+
 // R weight rows times T tokens over the pb super-blocks of a panel. xs: prepass blocks [t * pb + b]. The row r
 // result for token t goes to y[t * ldy + r]: stored when `first`, else added. pf: bytes ahead to prefetch.
 template <class Q, int R, int T>
 void tile(const uint8_t* row, size_t wrb, size_t pf, const xblk* xs, int64_t pb, float* y, int64_t ldy, bool first) {
     __m512 facc[R][T];
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int t = 0; t < T; ++t) facc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < pb; ++b) {
+#pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
             const uint8_t* p = row + size_t(r) * wrb + size_t(b) * Q::block_bytes;
-            for (int l = 0; l < PF_LINES; ++l) _mm_prefetch(reinterpret_cast<const char*>(p + pf + 64 * l), _MM_HINT_T0);
+            for (int l = 0; l < PF_LINES; ++l)
+                _mm_prefetch(reinterpret_cast<const char*>(p + pf + 64 * l), _MM_HINT_T0);
             wblk w;
             Q::prep(p, w);
+#pragma GCC unroll 16
             for (int t = 0; t < T; ++t) {
                 const xblk& x = xs[t * pb + b];
-                __m512i acc = Q::aux == aux_kind::AUX_OFFSET ? _mm512_load_si512(x.aux) : _mm512_setzero_si512();
+                __m512i acc = Q::aux == aux_kind::AUX_OFFSET ? _mm512_load_si512(x.aux) : _mm512_set1_epi32(MAGIC_BITS);
                 acc = dot4<Q>(acc, w, 0, _mm512_load_si512(x.qs));
                 acc = dot4<Q>(acc, w, 1, _mm512_load_si512(x.qs + 64));
                 acc = dot4<Q>(acc, w, 2, _mm512_load_si512(x.qs + 128));
                 acc = dot4<Q>(acc, w, 3, _mm512_load_si512(x.qs + 192));
-                facc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(w.dsc, _mm512_set1_ps(x.d)),
-                                             facc[r][t]);
+                const __m512 v = _mm512_sub_ps(_mm512_castsi512_ps(acc), _mm512_set1_ps(MAGIC));  // exact int -> float
+                facc[r][t] = _mm512_fmadd_ps(v, _mm512_mul_ps(w.dsc, _mm512_set1_ps(x.d)), facc[r][t]);
                 if constexpr (Q::aux == aux_kind::AUX_MIN)
                     facc[r][t] = _mm512_fmadd_ps(w.dm, _mm512_load_ps(x.aux), facc[r][t]);
             }
         }
     }
-    for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) {
-            const float s = _mm512_reduce_add_ps(facc[r][t]);
-            float& dst = y[t * ldy + r];
-            dst = first ? s : dst + s;
-        }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) store_sums<T>(facc[r], y + r, ldy, first);
 }
 
 constexpr int BUF_BLOCKS = 128;  // prepass buffer: 128 x 384 bytes = 48 KiB of stack
-constexpr int TOK_GROUP = 8;     // tokens per prefill tile (each weight super-block is unpacked once per 8 tokens)
+constexpr int TOK_GROUP = 16;    // tokens per prefill tile (each weight super-block is unpacked once per 16 tokens)
 constexpr int ROW_CHUNK = 128;   // prefill: rows whose weight panel stays in L2 while token groups pass over it
 
 template <class Q>
@@ -318,15 +364,28 @@ template <class Q>
 void row_tokens(const uint8_t* row, size_t pf, const xblk* buf, int64_t pb, int64_t nt, float* y, int64_t ldy,
                 bool first) {
     int64_t t = 0;
-    if (nt - t >= 8) { tile<Q, 1, 8>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first); t += 8; }
-    if (nt - t >= 4) { tile<Q, 1, 4>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first); t += 4; }
-    if (nt - t >= 2) { tile<Q, 1, 2>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first); t += 2; }
+    if (nt - t >= 16) {
+        tile<Q, 1, 16>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first);
+        t += 16;
+    }
+    if (nt - t >= 8) {
+        tile<Q, 1, 8>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first);
+        t += 8;
+    }
+    if (nt - t >= 4) {
+        tile<Q, 1, 4>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first);
+        t += 4;
+    }
+    if (nt - t >= 2) {
+        tile<Q, 1, 2>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first);
+        t += 2;
+    }
     if (nt - t >= 1) tile<Q, 1, 1>(row, 0, pf, buf + t * pb, pb, y + t * ldy, ldy, first);
 }
 
 template <class Q>
-void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq, size_t xq_row_bytes,
-                 int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq, size_t xq_row_bytes, int64_t n_tok,
+                 float* y, int64_t ldy, int64_t n) {
     const int64_t nb = n / QK_K;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xq);
@@ -358,8 +417,8 @@ void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
                 const int64_t nt = n_tok - t0 < TOK_GROUP ? n_tok - t0 : TOK_GROUP;
                 prepass_range<Q>(xb, xq_row_bytes, t0, nt, b0, pb, buf);
                 for (int64_t r = r0; r < r0 + rc; ++r)
-                    row_tokens<Q>(wb + size_t(r) * w_row_bytes + size_t(b0) * Q::block_bytes, PF_ROWS * w_row_bytes, buf, pb,
-                                  nt, y + t0 * ldy + r, ldy, b0 == 0);
+                    row_tokens<Q>(wb + size_t(r) * w_row_bytes + size_t(b0) * Q::block_bytes, PF_ROWS * w_row_bytes,
+                                  buf, pb, nt, y + t0 * ldy + r, ldy, b0 == 0);
             }
         }
     }

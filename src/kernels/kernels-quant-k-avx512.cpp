@@ -29,7 +29,8 @@ void quantize_row_q8_k(const float* x, void* vy, int64_t n) {
     const __m512 sign = _mm512_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / qk::QK_K; ++i, x += qk::QK_K, out += qk::X_BYTES) {
         __m512 amax = _mm512_setzero_ps();
-        for (int j = 0; j < qk::QK_K; j += 16) amax = _mm512_max_ps(_mm512_andnot_ps(sign, _mm512_loadu_ps(x + j)), amax);
+        for (int j = 0; j < qk::QK_K; j += 16)
+            amax = _mm512_max_ps(_mm512_andnot_ps(sign, _mm512_loadu_ps(x + j)), amax);
         const float d = _mm512_reduce_max_ps(amax) / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         const __m512 vid = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);

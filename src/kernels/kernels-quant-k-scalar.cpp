@@ -145,8 +145,8 @@ struct iq4_xs {
 // y[t*ldy + r] = sum over super-blocks of d_x * (d_w * sum_j sc_j * dot_j - dmin_w * sum_j m_j * bsums_j).
 // Each weight super-block is unpacked once and used for every token.
 template <class T>
-void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq, size_t xq_row_bytes,
-                 int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq, size_t xq_row_bytes, int64_t n_tok,
+                 float* y, int64_t ldy, int64_t n) {
     const int64_t nb = n / QK_K;
     constexpr int n_sub = QK_K / T::sub;
     const uint8_t* xbase = static_cast<const uint8_t*>(xq);
@@ -157,18 +157,19 @@ void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
         for (int64_t b = 0; b < nb; ++b) {
             T::unpack(row + size_t(b) * T::block_bytes, u);
             for (int64_t t = 0; t < n_tok; ++t) {
-                const act_block a =
-                    read_act(xbase + size_t(t) * xq_row_bytes + size_t(b) * sizeof(quant::block_q8_k));
+                const act_block a = read_act(xbase + size_t(t) * xq_row_bytes + size_t(b) * sizeof(quant::block_q8_k));
                 int32_t sumi = 0;
                 for (int j = 0; j < n_sub; ++j) {
                     int32_t dot = 0;
-                    for (int l = 0; l < T::sub; ++l) dot += int32_t(u.q[T::sub * j + l]) * int32_t(a.qs[T::sub * j + l]);
+                    for (int l = 0; l < T::sub; ++l)
+                        dot += int32_t(u.q[T::sub * j + l]) * int32_t(a.qs[T::sub * j + l]);
                     sumi += u.sc[j] * dot;
                 }
                 float v;
                 if constexpr (T::has_min) {
                     int32_t summs = 0;
-                    for (int j = 0; j < 8; ++j) summs += u.m[j] * (int32_t(a.bsums[2 * j]) + int32_t(a.bsums[2 * j + 1]));
+                    for (int j = 0; j < 8; ++j)
+                        summs += u.m[j] * (int32_t(a.bsums[2 * j]) + int32_t(a.bsums[2 * j + 1]));
                     v = a.d * (u.d * float(sumi) - u.dmin * float(summs));
                 } else {
                     v = a.d * u.d * float(sumi);

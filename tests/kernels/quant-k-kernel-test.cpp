@@ -75,8 +75,7 @@ std::vector<uint8_t> make_weights(dtype t, int64_t n, int64_t n_rows, wmode mode
             } else if (t == dtype::DTYPE_Q6_K) {
                 for (int j = 0; j < 16; ++j) blk[offsetof(quant::block_q6_k, scales) + j] = j % 2 ? 0x80 : 0x7F;
             }
-            if (t == dtype::DTYPE_Q6_K || t == dtype::DTYPE_IQ4_XS || t == dtype::DTYPE_Q4_K ||
-                t == dtype::DTYPE_Q5_K)
+            if (t == dtype::DTYPE_Q6_K || t == dtype::DTYPE_IQ4_XS || t == dtype::DTYPE_Q4_K || t == dtype::DTYPE_Q5_K)
                 set_f16(blk + d_offset(t), 1.0f);
             if (dmin_offset(t) >= 0) set_f16(blk + dmin_offset(t), 1.0f);
             continue;
@@ -113,10 +112,18 @@ std::vector<uint8_t> make_acts(int64_t n, int64_t n_tok, amode mode, std::mt1993
             for (int j = 0; j < QK_K; ++j) {
                 int q = 0;
                 switch (mode) {
-                    case amode::AMODE_RANDOM_BLOCKS: q = qd(rng); break;
-                    case amode::AMODE_PLUS_127: q = 127; break;
-                    case amode::AMODE_MINUS_127: q = -127; break;
-                    default: q = (j / 4 + t) % 2 ? 127 : -127; break;
+                    case amode::AMODE_RANDOM_BLOCKS:
+                        q = qd(rng);
+                        break;
+                    case amode::AMODE_PLUS_127:
+                        q = 127;
+                        break;
+                    case amode::AMODE_MINUS_127:
+                        q = -127;
+                        break;
+                    default:
+                        q = (j / 4 + t) % 2 ? 127 : -127;
+                        break;
                 }
                 blk.qs[j] = int8_t(q);
             }
@@ -297,16 +304,26 @@ TEST(quant_k_kernels, quantize_q8_k_bit_exact) {
         for (int64_t b = 0; b < nb; ++b) {
             float* blk = x.data() + b * QK_K;
             switch (b % 6) {
-                case 0: for (int j = 0; j < QK_K; ++j) blk[j] *= 1e-3f * float(b + 1); break;
-                case 1: std::fill(blk, blk + QK_K, 0.0f); break;
+                case 0:
+                    for (int j = 0; j < QK_K; ++j) blk[j] *= 1e-3f * float(b + 1);
+                    break;
+                case 1:
+                    std::fill(blk, blk + QK_K, 0.0f);
+                    break;
                 case 2:
                     for (int j = 0; j < QK_K; ++j) blk[j] = float(j % 254 - 127) + (j % 2 ? 0.5f : -0.5f);
                     blk[0] = 127.0f;
                     blk[1] = -127.0f;
                     break;
-                case 3: blk[17] = 3e30f; break;
-                case 4: for (int j = 0; j < QK_K; ++j) blk[j] *= 1e-39f; break;
-                default: for (int j = 0; j < QK_K; ++j) blk[j] = -std::fabs(blk[j]) * 50.0f; break;
+                case 3:
+                    blk[17] = 3e30f;
+                    break;
+                case 4:
+                    for (int j = 0; j < QK_K; ++j) blk[j] *= 1e-39f;
+                    break;
+                default:
+                    for (int j = 0; j < QK_K; ++j) blk[j] = -std::fabs(blk[j]) * 50.0f;
+                    break;
             }
         }
         const size_t bytes = row_bytes(dtype::DTYPE_Q8_K, n);
@@ -316,9 +333,9 @@ TEST(quant_k_kernels, quantize_q8_k_bit_exact) {
             std::vector<uint8_t> got(bytes + 1, 0x5A);
             t->quantize_row_q8_k(x.data(), got.data(), n);
             for (size_t i = 0; i <= bytes; ++i)
-                ASSERT_EQ(got[i], ref[i]) << kernels::isa_name(t->level) << " n=" << n << " byte " << i << " (block "
-                                          << i / sizeof(quant::block_q8_k) << ", offset "
-                                          << i % sizeof(quant::block_q8_k) << ")";
+                ASSERT_EQ(got[i], ref[i])
+                    << kernels::isa_name(t->level) << " n=" << n << " byte " << i << " (block "
+                    << i / sizeof(quant::block_q8_k) << ", offset " << i % sizeof(quant::block_q8_k) << ")";
         }
     }
 }
@@ -390,8 +407,8 @@ TEST(quant_k_kernels, large_shapes) {
     };
     for (dtype t : k_types)
         for (shape s : {shape{129 * 256, 3, 1}, shape{129 * 256, 2, 3}, shape{512, 131, 3}, shape{2048, 5, 21}}) {
-            const fixture f = make_fixture(t, s.n, s.rows, s.toks, wmode::WMODE_RANDOM_BYTES,
-                                           amode::AMODE_RANDOM_BLOCKS, rng);
+            const fixture f =
+                make_fixture(t, s.n, s.rows, s.toks, wmode::WMODE_RANDOM_BYTES, amode::AMODE_RANDOM_BLOCKS, rng);
             for (const table* tb : test::host_tables()) {
                 const std::vector<float> y = run(*tb, f, s.rows, s.toks);
                 check(y, f, s.rows, s.toks, f.oracle, 1.0, label(*tb, f, s.rows, s.toks));
