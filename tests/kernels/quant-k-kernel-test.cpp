@@ -247,7 +247,7 @@ std::string label(const table& tb, const fixture& f, int64_t rows, int64_t toks)
 
 // Checks y against want (indexed [t * f.rows + r]) within the fixture's bound, and that nothing else was written.
 void check(const std::vector<float>& y, const fixture& f, int64_t rows, int64_t toks, const std::vector<double>& want,
-           double bound_scale, const std::string& what) {
+           const std::string& what) {
     const int64_t ldy = rows + 3;
     for (int64_t t = 0; t <= toks; ++t)
         for (int64_t r = 0; r < ldy; ++r) {
@@ -257,7 +257,7 @@ void check(const std::vector<float>& y, const fixture& f, int64_t rows, int64_t 
                 continue;
             }
             const size_t k = size_t(t * f.rows + r);
-            ASSERT_NEAR(double(got), want[k], bound_scale * f.bound[k]) << what << " r=" << r << " t=" << t;
+            ASSERT_NEAR(double(got), want[k], f.bound[k]) << what << " r=" << r << " t=" << t;
         }
 }
 
@@ -351,7 +351,7 @@ TEST(quant_k_kernels, scalar_matches_dequantized_oracle) {
                 for (int64_t rows : {int64_t(1), int64_t(5), MAX_ROWS})
                     for (int64_t toks : {int64_t(1), int64_t(4), MAX_TOK}) {
                         const std::vector<float> y = run(scalar(), f, rows, toks);
-                        check(y, f, rows, toks, f.oracle, 1.0, label(scalar(), f, rows, toks));
+                        check(y, f, rows, toks, f.oracle, label(scalar(), f, rows, toks));
                         if (HasFatalFailure()) return;
                     }
             }
@@ -374,7 +374,7 @@ TEST(quant_k_kernels, isa_matches_scalar) {
                     for (int64_t rows = 1; rows <= MAX_ROWS; ++rows)
                         for (int64_t toks = 1; toks <= MAX_TOK; ++toks) {
                             const std::vector<float> y = run(*tb, f, rows, toks);
-                            check(y, f, rows, toks, ref, 1.0, label(*tb, f, rows, toks));
+                            check(y, f, rows, toks, ref, label(*tb, f, rows, toks));
                             if (HasFatalFailure()) return;
                         }
             }
@@ -392,7 +392,7 @@ TEST(quant_k_kernels, extreme_values) {
                     for (const table* tb : test::host_tables())
                         for (int64_t toks : {int64_t(1), int64_t(5)}) {
                             const std::vector<float> y = run(*tb, f, 6, toks);
-                            check(y, f, 6, toks, f.oracle, 1.0, label(*tb, f, 6, toks));
+                            check(y, f, 6, toks, f.oracle, label(*tb, f, 6, toks));
                             if (HasFatalFailure()) return;
                         }
                 }
@@ -411,7 +411,7 @@ TEST(quant_k_kernels, large_shapes) {
                 make_fixture(t, s.n, s.rows, s.toks, wmode::WMODE_RANDOM_BYTES, amode::AMODE_RANDOM_BLOCKS, rng);
             for (const table* tb : test::host_tables()) {
                 const std::vector<float> y = run(*tb, f, s.rows, s.toks);
-                check(y, f, s.rows, s.toks, f.oracle, 1.0, label(*tb, f, s.rows, s.toks));
+                check(y, f, s.rows, s.toks, f.oracle, label(*tb, f, s.rows, s.toks));
                 if (HasFatalFailure()) return;
             }
         }
