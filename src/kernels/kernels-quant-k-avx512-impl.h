@@ -359,7 +359,7 @@ void prepass_range(const uint8_t* xq, size_t xrb, int64_t t0, int64_t nt, int64_
     }
 }
 
-// nt tokens (<= TOK_GROUP) of one row: tiles of 8, 4, 2, 1 tokens.
+// nt tokens (<= TOK_GROUP) of one row: tiles of 16, 8, 4, 2, 1 tokens.
 template <class Q>
 void row_tokens(const uint8_t* row, size_t pf, const xblk* buf, int64_t pb, int64_t nt, float* y, int64_t ldy,
                 bool first) {
@@ -391,7 +391,8 @@ void matmul_rows(const void* w, size_t w_row_bytes, int64_t n_rows, const void* 
     const uint8_t* xb = static_cast<const uint8_t*>(xq);
     xblk buf[BUF_BLOCKS];
     if (n_tok == 1) {
-        // Decode: the whole row (up to BUF_BLOCKS super-blocks) in one panel, 4 rows at a time, prefetching the next 4.
+        // Decode: the whole row (up to BUF_BLOCKS super-blocks) in one panel, 4 rows at a time, prefetching PF_ROWS
+        // rows ahead.
         for (int64_t b0 = 0; b0 < nb; b0 += BUF_BLOCKS) {
             const int64_t pb = nb - b0 < BUF_BLOCKS ? nb - b0 : BUF_BLOCKS;
             prepass_range<Q>(xb, xq_row_bytes, 0, 1, b0, pb, buf);
