@@ -145,6 +145,7 @@ struct q4_k {
     static constexpr aux_kind aux = aux_kind::AUX_MIN;
     static constexpr int offset = 0;
     static constexpr bool sign_trick = false;
+    static constexpr int i16_sums = 4;  // vpmaddubsw results summed in int16 before vpmaddwd: 4 * 2 * 15 * 127
     static void prep(const uint8_t* p, wblk& w) {
         using B = quant::block_q4_k;
         scales_k4(p + offsetof(B, d), p + offsetof(B, scales), w);
@@ -167,6 +168,7 @@ struct q5_k {
     static constexpr aux_kind aux = aux_kind::AUX_MIN;
     static constexpr int offset = 0;
     static constexpr bool sign_trick = false;
+    static constexpr int i16_sums = 4;  // 4 * 2 * 31 * 127 = 31496 < 32768
     static void prep(const uint8_t* p, wblk& w) {
         using B = quant::block_q5_k;
         scales_k4(p + offsetof(B, d), p + offsetof(B, scales), w);
@@ -193,6 +195,7 @@ struct q6_k {
     static constexpr aux_kind aux = aux_kind::AUX_OFFSET;
     static constexpr int offset = 32;
     static constexpr bool sign_trick = false;
+    static constexpr int i16_sums = 2;  // 2 * 2 * 63 * 127 = 32004 < 32768
     static void prep(const uint8_t* p, wblk& w) {
         using B = quant::block_q6_k;
         const __m512i sc = _mm512_permutexvar_epi32(
@@ -239,6 +242,7 @@ struct iq4_xs {
     static constexpr aux_kind aux = k_vnni ? aux_kind::AUX_OFFSET : aux_kind::AUX_NONE;
     static constexpr int offset = k_vnni ? 128 : 0;
     static constexpr bool sign_trick = !k_vnni;
+    static constexpr int i16_sums = 1;  // 2 * 127 * 127 = 32258: no room for a second pair
     static void prep(const uint8_t* p, wblk& w) {
         using B = quant::block_iq4_xs;
         uint16_t sh;
@@ -260,14 +264,32 @@ struct iq4_xs {
     }
 };
 
-// acc += sum over each 4-byte lane of u8 q times s8 x (exact: no saturation for the code ranges used here).
+// acc += the products of a whole super-block, 4-byte lane by 4-byte lane (exact: no int16 saturation for the code
+// ranges used here). VNNI: 4 vpdpbusd. BW: vpmaddubsw pair sums, Q::i16_sums of them added in int16, then vpmaddwd.
 template <class Q>
-inline __m512i dot4(__m512i acc, const wblk& w, int m, __m512i x) {
+inline __m512i dot_block(__m512i acc, const wblk& w, const xblk& x) {
+    __m512i xv[4];
+    for (int m = 0; m < 4; ++m) xv[m] = _mm512_load_si512(x.qs + 64 * m);
     if constexpr (k_vnni) {
-        return _mm512_dpbusd_epi32(acc, w.q[m], x);
+        for (int m = 0; m < 4; ++m) acc = _mm512_dpbusd_epi32(acc, w.q[m], xv[m]);
+        return acc;
     } else {
-        if constexpr (Q::sign_trick) x = _mm512_mask_sub_epi8(x, w.neg[m], _mm512_setzero_si512(), x);
-        return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(w.q[m], x), _mm512_set1_epi16(1)));
+        const __m512i ones = _mm512_set1_epi16(1);
+        __m512i p[4];
+        for (int m = 0; m < 4; ++m) {
+            if constexpr (Q::sign_trick) xv[m] = _mm512_mask_sub_epi8(xv[m], w.neg[m], _mm512_setzero_si512(), xv[m]);
+            p[m] = _mm512_maddubs_epi16(w.q[m], xv[m]);
+        }
+        if constexpr (Q::i16_sums == 4) {
+            const __m512i s = _mm512_add_epi16(_mm512_add_epi16(p[0], p[1]), _mm512_add_epi16(p[2], p[3]));
+            return _mm512_add_epi32(acc, _mm512_madd_epi16(s, ones));
+        } else if constexpr (Q::i16_sums == 2) {
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_add_epi16(p[0], p[1]), ones));
+            return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_add_epi16(p[2], p[3]), ones));
+        } else {
+            for (int m = 0; m < 4; ++m) acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p[m], ones));
+            return acc;
+        }
     }
 }
 
@@ -332,10 +354,7 @@ void tile(const uint8_t* row, size_t wrb, size_t pf, const xblk* xs, int64_t pb,
             for (int t = 0; t < T; ++t) {
                 const xblk& x = xs[t * pb + b];
                 __m512i acc = Q::aux == aux_kind::AUX_OFFSET ? _mm512_load_si512(x.aux) : _mm512_set1_epi32(MAGIC_BITS);
-                acc = dot4<Q>(acc, w, 0, _mm512_load_si512(x.qs));
-                acc = dot4<Q>(acc, w, 1, _mm512_load_si512(x.qs + 64));
-                acc = dot4<Q>(acc, w, 2, _mm512_load_si512(x.qs + 128));
-                acc = dot4<Q>(acc, w, 3, _mm512_load_si512(x.qs + 192));
+                acc = dot_block<Q>(acc, w, x);
                 const __m512 v = _mm512_sub_ps(_mm512_castsi512_ps(acc), _mm512_set1_ps(MAGIC));  // exact int -> float
                 facc[r][t] = _mm512_fmadd_ps(v, _mm512_mul_ps(w.dsc, _mm512_set1_ps(x.d)), facc[r][t]);
                 if constexpr (Q::aux == aux_kind::AUX_MIN)
