@@ -409,7 +409,7 @@ typedef struct fathom_synth_options {
 } fathom_synth_options;
 /* Fills opts with defaults and sets struct_size. */
 FATHOM_API void fathom_synth_options_init(fathom_synth_options* opts);
-/* Comma-separated names of the shapes fathom_synth knows, e.g. "tiny, llama-125m, tinyllama-1.1b". */
+/* Comma-separated names of the shapes fathom_synth knows, e.g. "tiny, mini, llama-125m, tinyllama-1.1b". */
 FATHOM_API const char* fathom_synth_shapes(void);
 /* Writes an untrained random-weight model of a named shape as GGUF at out_path (streamed, never all in memory).
  * opts may be NULL. */

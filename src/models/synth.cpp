@@ -109,6 +109,7 @@ const std::vector<synth_shape>& synth_shapes() {
     static const std::vector<synth_shape> shapes = {
         // name, n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx
         {"tiny", 64, 2, 4, 2, 128, 256, 256},
+        {"mini", 256, 4, 4, 2, 768, 1024, 512},  // every row length a multiple of 256: all quantised types apply
         {"llama-125m", 768, 12, 12, 12, 2048, 32000, 32768},
         {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, 2048},
     };

@@ -16,7 +16,7 @@ struct synth_shape {
 
 // The known shapes: "tiny", "llama-125m", "tinyllama-1.1b".
 const std::vector<synth_shape>& synth_shapes();
-// "tiny, llama-125m, tinyllama-1.1b"
+// "tiny, mini, llama-125m, tinyllama-1.1b"
 std::string synth_shape_list();
 
 struct synth_params {

@@ -73,7 +73,7 @@ TEST(Synth, ShapesAndParameterCounts) {
 
     p.type = dtype::DTYPE_BF16;
     EXPECT_EQ(synth_layout(p).find("general.file_type")->as_int("k"), 32);
-    EXPECT_EQ(synth_shape_list(), "tiny, llama-125m, tinyllama-1.1b");
+    EXPECT_EQ(synth_shape_list(), "tiny, mini, llama-125m, tinyllama-1.1b");
 }
 
 TEST(Synth, RejectsUnknownShapeArchAndType) {

@@ -144,19 +144,19 @@ TEST(matmul, default_thresholds_on_both_sides) {
 
 TEST(matmul, unsupported_type_throws_naming_it) {
     thread_pool pool(1);
-    std::vector<uint8_t> data(18 * 4);
+    std::vector<uint8_t> data(84 * 4);  // Q2_K: a known GGUF type without a kernel
     io::tensor_entry w;
     w.name = "blk.0.ffn_up.weight";
-    w.type = dtype::DTYPE_Q4_0;
-    w.ne = {32, 4};
+    w.type = dtype::DTYPE_Q2_K;
+    w.ne = {256, 4};
     w.data = data.data();
-    float x[32] = {}, y[4];
+    float x[256] = {}, y[4];
     try {
-        nn::matmul(pool, w, x, 32, 1, y, 4);
+        nn::matmul(pool, w, x, 256, 1, y, 4);
         FAIL() << "expected an error";
     } catch (const error& e) {
         EXPECT_EQ(e.code(), errc::ERRC_UNSUPPORTED);
-        EXPECT_NE(std::string(e.what()).find("q4_0"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("q2_k"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("blk.0.ffn_up.weight"), std::string::npos) << e.what();
     }
 }

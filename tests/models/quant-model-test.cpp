@@ -5,33 +5,37 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "core/error.h"
 #include "io/model-file.h"
 #include "models/llama.h"
 #include "models/model-test-util.h"
+#include "models/synth.h"
+#include "nn/matmul.h"
 #include "quant/quant.h"
 #include "quant/quantize-model.h"
 
 namespace fathom {
 namespace {
 
-using test::make_tiny_model;
-using test::tiny_spec;
 
-// Row lengths multiple of 256 so that every type (K-quants included) applies without fallbacks.
-tiny_spec quant_spec() {
-    tiny_spec s;
-    s.n_vocab = 512;
-    s.n_embd = 256;
-    s.n_layer = 2;
-    s.n_head = 4;
-    s.n_head_kv = 2;
-    s.head_dim = 64;
-    s.n_ff = 512;
-    s.seed = 7;
-    return s;
+// The "mini" synthetic shape (fathom synth: weights normal(0, 0.02), norms 1): 4 layers, n_embd 256, n_ff 768,
+// vocabulary 1024, so every row length is a multiple of 256 and every type applies without fallbacks.
+const std::string& mini_path() {
+    static test::temp_dir dir;
+    static const std::string path = [] {
+        synth_params sp;
+        sp.shape = "mini";
+        sp.seed = 3;
+        sp.n_threads = 2;
+        const std::string p = dir.path() + "/mini-f32.gguf";
+        synth_model(sp, p);
+        return p;
+    }();
+    return path;
 }
+constexpr int64_t k_vocab = 1024;
 
 // Relative RMS difference of all logits: sqrt(sum (a-b)^2 / sum b^2).
 double rel_rms(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& ref) {
@@ -52,7 +56,7 @@ struct quantized {
 
 quantized quantize_tiny(const std::string& type, const test::temp_dir& dir,
                         std::vector<std::pair<std::string, std::string>> overrides = {}) {
-    const io::model_file src = make_tiny_model(quant_spec());
+    const io::model_file src = io::read_gguf(mini_path());
     quant::quantize_params p;
     p.type = type;
     p.overrides = std::move(overrides);
@@ -64,18 +68,53 @@ quantized quantize_tiny(const std::string& type, const test::temp_dir& dir,
     return q;
 }
 
-TEST(quant_model, q8_0_logits_within_one_percent_of_f32) {
+TEST(quant_model, q8_0_matmul_within_one_percent_of_f32) {
+    // One product: Q8_0 weights x on-the-fly Q8_0 activations against the F32 product, 256 -> 768, 8 tokens.
+    const int64_t n_in = 256, n_out = 768, n_tok = 8;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> w(size_t(n_in * n_out)), x(size_t(n_in * n_tok));
+    for (float& v : w) v = 0.02f * nd(rng);
+    for (float& v : x) v = nd(rng);
+    std::vector<uint8_t> wq(dtype_row_bytes(dtype::DTYPE_Q8_0, n_in) * size_t(n_out));
+    for (int64_t r = 0; r < n_out; ++r)
+        quant::quantize_row(dtype::DTYPE_Q8_0, w.data() + r * n_in,
+                            wq.data() + size_t(r) * dtype_row_bytes(dtype::DTYPE_Q8_0, n_in), n_in);
+    io::tensor_entry tf, tq;
+    tf.name = "w_f32";
+    tf.ne = {n_in, n_out};
+    tf.type = dtype::DTYPE_F32;
+    tf.data = w.data();
+    tf.nbytes = w.size() * 4;
+    tq = tf;
+    tq.name = "w_q8_0";
+    tq.type = dtype::DTYPE_Q8_0;
+    tq.data = wq.data();
+    tq.nbytes = wq.size();
+    thread_pool pool(2);
+    std::vector<float> yf(size_t(n_out * n_tok)), yq(yf.size());
+    nn::matmul(pool, tf, x.data(), n_in, n_tok, yf.data(), n_out);
+    nn::matmul(pool, tq, x.data(), n_in, n_tok, yq.data(), n_out);
+    const double r = rel_rms({yq}, {yf});
+    EXPECT_LT(r, 0.01) << "Q8_0 product relative RMS " << r;
+    EXPECT_GT(r, 0.001) << "the quantised product must actually differ";
+}
+
+TEST(quant_model, q8_0_logits_close_to_f32) {
+    // Over the 29 quantised matrices of this random model the per-product error (about 0.6 %) adds up to about
+    // 2 % of the logits: random-weight layers all contribute fully to the residual stream.
     test::temp_dir dir;
-    const auto f32 = llama_model::load(make_tiny_model(quant_spec()));
+    const auto f32 = llama_model::load(io::read_gguf(mini_path()));
     const quantized q = quantize_tiny("q8_0", dir);
     EXPECT_EQ(q.model->w.layers[0].wq->type, dtype::DTYPE_Q8_0);
     EXPECT_EQ(q.model->w.output->type, dtype::DTYPE_Q8_0);  // q8_0 keeps its own head
     EXPECT_EQ(q.model->w.output_norm->type, dtype::DTYPE_F32);
-    const std::vector<int32_t> tokens = test::random_tokens(24, 512, 3);
+    const std::vector<int32_t> tokens = test::random_tokens(32, k_vocab, 3);
     const auto ref = test::run_one_batch(*f32, tokens);
     const auto got = test::run_one_batch(*q.model, tokens);
     const double r = rel_rms(got, ref);
-    EXPECT_LT(r, 0.01) << "Q8_0 logits relative RMS " << r;
+    std::printf("[ quant ] q8_0    logits relative RMS %.4f\n", r);
+    EXPECT_LT(r, 0.025) << "Q8_0 logits relative RMS " << r;
     EXPECT_GT(r, 0.0) << "the quantised model must actually differ";
 }
 
@@ -96,35 +135,51 @@ std::vector<int32_t> greedy(const llama_model& m, std::vector<int32_t> prompt, i
 }
 
 TEST(quant_model, q8_0_greedy_decode_equals_f32) {
+    // The F32 model's greedy continuation (32 tokens) is fed to both models (teacher forcing), and at every step
+    // whose F32 top-2 gap is not a near-tie the Q8_0 model must pick the same token. A near-tie is a gap below three
+    // times the RMS logit difference between the two models at that step (the quantisation noise).
     test::temp_dir dir;
-    const auto f32 = llama_model::load(make_tiny_model(quant_spec()));
+    const auto f32 = llama_model::load(io::read_gguf(mini_path()));
     const quantized q = quantize_tiny("q8_0", dir);
-    std::vector<float> gaps;
-    const std::vector<int32_t> prompt = test::random_tokens(6, 512, 11);
-    const auto a = greedy(*f32, prompt, 32, &gaps);
-    const auto b = greedy(*q.model, prompt, 32, nullptr);
-    // Compare up to the first step whose top-2 gap in the F32 model is a near-tie (< 1 % of the logit scale).
-    float scale = 0;
-    for (float g : gaps) scale = std::max(scale, g);
-    size_t checked = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (gaps[i] < 1e-3f) break;
-        EXPECT_EQ(a[i], b[i]) << "step " << i << " (top-2 gap " << gaps[i] << ")";
+    std::vector<int32_t> seq = test::random_tokens(6, k_vocab, 11);
+    const size_t n_prompt = seq.size();
+    const std::vector<int32_t> gen = greedy(*f32, seq, 32, nullptr);
+    seq.insert(seq.end(), gen.begin(), gen.end());
+    const auto a = test::run_one_batch(*f32, seq);
+    const auto b = test::run_one_batch(*q.model, seq);
+    int checked = 0, ties = 0;
+    for (size_t i = n_prompt - 1; i + 1 < seq.size(); ++i) {
+        const std::vector<float>& la = a[i];
+        const std::vector<float>& lb = b[i];
+        const int32_t ta = int32_t(std::max_element(la.begin(), la.end()) - la.begin());
+        const int32_t tb = int32_t(std::max_element(lb.begin(), lb.end()) - lb.begin());
+        ASSERT_EQ(ta, seq[i + 1]) << "teacher forcing reproduces the F32 greedy run";
+        std::vector<float> sorted(la);
+        std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
+        double d2 = 0;
+        for (size_t k = 0; k < la.size(); ++k) d2 += double(la[k] - lb[k]) * double(la[k] - lb[k]);
+        const double noise = std::sqrt(d2 / double(la.size()));
+        if (sorted[0] - sorted[1] < 3.0 * noise) {
+            ++ties;
+            continue;
+        }
+        EXPECT_EQ(tb, ta) << "step " << i - (n_prompt - 1) << ": top-2 gap " << sorted[0] - sorted[1]
+                          << ", noise " << noise;
         ++checked;
-        if (a[i] != b[i]) break;
     }
-    EXPECT_GE(checked, 16u) << "too many near-ties to compare";
+    std::printf("[ quant ] q8_0 greedy: %d of 32 steps compared, %d near-ties skipped\n", checked, ties);
+    EXPECT_GE(checked, 20) << "too many near-ties to compare";
 }
 
 TEST(quant_model, lower_bit_types_stay_close) {
     test::temp_dir dir;
-    const auto f32 = llama_model::load(make_tiny_model(quant_spec()));
-    const std::vector<int32_t> tokens = test::random_tokens(16, 512, 5);
+    const auto f32 = llama_model::load(io::read_gguf(mini_path()));
+    const std::vector<int32_t> tokens = test::random_tokens(16, k_vocab, 5);
     const auto ref = test::run_one_batch(*f32, tokens);
-    // Bounds about twice the measured relative RMS on this model; ordered roughly by bits.
+    // Bounds about 1.5x the relative RMS measured on this random model (where every matrix's error adds up).
     const std::vector<std::pair<std::string, double>> cases = {
-        {"q6_k", 0.03}, {"q5_k", 0.06}, {"q5_0", 0.08}, {"q5_1", 0.08}, {"q4_k_m", 0.12}, {"q4_k", 0.12},
-        {"iq4_xs", 0.12}, {"iq4_nl", 0.12}, {"q4_1", 0.16}, {"q4_0", 0.16}};
+        {"q6_k", 0.075}, {"q5_k", 0.16}, {"q5_0", 0.19}, {"q5_1", 0.19}, {"q4_k_m", 0.30}, {"q4_k", 0.30},
+        {"iq4_xs", 0.28}, {"iq4_nl", 0.30}, {"q4_1", 0.31}, {"q4_0", 0.38}};
     for (const auto& [type, bound] : cases) {
         const quantized q = quantize_tiny(type, dir);
         const double r = rel_rms(test::run_one_batch(*q.model, tokens), ref);
@@ -199,7 +254,7 @@ TEST(quant_model, mix_rules_overrides_and_fallbacks) {
 
 TEST(quant_model, errors_name_the_option_or_tensor) {
     test::temp_dir dir;
-    const io::model_file src = make_tiny_model(quant_spec());
+    const io::model_file src = io::read_gguf(mini_path());
     auto error_of = [&](quant::quantize_params p, const io::model_file& f) -> std::string {
         try {
             quant::quantize_model(f, dir.path() + "/x.gguf", p);
