@@ -29,15 +29,13 @@ struct dot_vnni {
         if constexpr (K == wkind::SIGNED) return {_mm512_xor_si512(c, _mm512_set1_epi8(char(0x80))), 0};
         else return {c, 0};
     }
-    template <wkind K, int OFF>
-    static __m512i correction(__m512i x) {
-        if constexpr (K == wkind::MIN) {
-            return _mm512_setzero_si512();
-        } else {
-            constexpr int bias = K == wkind::SIGNED ? 128 : OFF;
-            const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(char(bias)), x);
-            return _mm512_sub_epi32(_mm512_setzero_si512(), s);
-        }
+    static constexpr bool wide_products = true;  // int32 sums of four products: nothing saturates
+    static constexpr int signed_bias = 128;
+    template <wkind K>
+    static constexpr bool needs_correction() { return K != wkind::MIN; }
+    static __m256i correction(__m256i x, __m256i bias) {
+        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, x);
+        return _mm256_sub_epi32(_mm256_setzero_si256(), s);
     }
     template <wkind K>
     static __m512i dot(const prepared& w, __m512i x, __m512i corr) {

@@ -31,15 +31,15 @@ struct dot_maddubs {
         if constexpr (K == wkind::SIGNED) return {_mm512_abs_epi8(c), _mm512_movepi8_mask(c)};
         else return {c, 0};
     }
-    // Per activation block: lanes summing to -offset * sum(x) over each half (OFFSET kinds), else zero.
-    template <wkind K, int OFF>
-    static __m512i correction(__m512i x) {
-        if constexpr (K == wkind::OFFSET) {
-            const __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_set1_epi8(OFF), x), _mm512_set1_epi16(1));
-            return _mm512_sub_epi32(_mm512_setzero_si512(), s);
-        } else {
-            return _mm512_setzero_si512();
-        }
+    // Per activation block (32 codes): 8 int32 lanes summing to -sum(bias * x), grouped as dot() groups the
+    // products, for the OFFSET kinds; the others need none.
+    static constexpr bool wide_products = false;  // products pass through int16
+    static constexpr int signed_bias = 0;
+    template <wkind K>
+    static constexpr bool needs_correction() { return K == wkind::OFFSET; }
+    static __m256i correction(__m256i x, __m256i bias) {
+        const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(bias, x), _mm256_set1_epi16(1));
+        return _mm256_sub_epi32(_mm256_setzero_si256(), s);
     }
     template <wkind K>
     static __m512i dot(const prepared& w, __m512i x, __m512i corr) {
