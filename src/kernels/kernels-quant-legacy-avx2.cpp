@@ -30,22 +30,28 @@ inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret
 
 // ---- activation quantisers (bit-exact with quant::quantize_row: d = amax / 127, q = round-to-even(x / d))
 
-// One block of 32: writes the codes, returns d and the sum of the codes.
+// One block of 32: writes the codes, returns d and the sum of the codes. As the reference: NaN inputs are left out
+// of max|x|, and a code that is NaN (from non-finite input) becomes 0, codes are clamped to [-127, 127].
 inline float quantize_block_q8(const float* x, int8_t* qs, int32_t* sum) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 v[4];
     for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(x + 8 * i);
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
-                             _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    // maxps returns its second operand when either is NaN: NaN lanes of x never reach the running maximum
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) m = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), m);
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     const float amax = _mm_cvtss_f32(m4);
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m256 idv = _mm256_set1_ps(id);
+    const __m256 idv = _mm256_set1_ps(id), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
     __m256i q[4];
-    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], idv));  // MXCSR default: to nearest even
+    for (int i = 0; i < 4; ++i) {
+        __m256 s = _mm256_mul_ps(v[i], idv);
+        s = _mm256_and_ps(s, _mm256_cmp_ps(s, s, _CMP_ORD_Q));                 // NaN -> 0
+        q[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(s, lo), hi));  // MXCSR default: to nearest even
+    }
     const __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
     __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));

@@ -71,18 +71,25 @@ inline int32_t hsum_epi32(__m512i v) {
     return _mm_cvtsi128_si32(s4);
 }
 
-// One block of 32: writes the codes, returns d and the sum of the codes.
+// One block of 32: writes the codes, returns d and the sum of the codes. As the reference: NaN inputs are left out
+// of max|x|, and a code that is NaN (from non-finite input) becomes 0, codes are clamped to [-127, 127].
 inline float quantize_block_q8(const float* x, int8_t* qs, int32_t* sum) {
     const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-    const float amax = hmax(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    // maxps returns its second operand when either is NaN: NaN lanes of x never reach the running maximum
+    const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
+    const float amax = hmax(m);
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m512 idv = _mm512_set1_ps(id);
-    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));  // MXCSR default: to nearest even
-    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
-    *sum = hsum_epi32(_mm512_add_epi32(q0, q1));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtsepi32_epi8(q1));
+    const __m512 idv = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    __m512i q[2];
+    for (int i = 0; i < 2; ++i) {
+        __m512 v = _mm512_mul_ps(i ? v1 : v0, idv);
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);  // NaN -> 0
+        q[i] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));  // MXCSR default: to nearest even
+    }
+    *sum = hsum_epi32(_mm512_add_epi32(q[0], q[1]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q[0]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q[1]));
     return d;
 }
 

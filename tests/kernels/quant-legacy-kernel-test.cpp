@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,8 +64,15 @@ std::vector<float> quantiser_inputs(std::mt19937& rng, int64_t n) {
             case 3:  // f16 overflow of d (stored as inf); codes still from the F32 d
                 for (int j = 0; j < QK; ++j) v[j] = u(rng) * 3.0e7f;
                 break;
-            case 4:  // tiny magnitudes: d is an F32 subnormal, 1/d finite
-                for (int j = 0; j < QK; ++j) v[j] = u(rng) * 1.0e-36f;
+            case 4:  // tiny magnitudes: d is an F32 subnormal, 1/d finite (even blocks) or infinite (odd ones)
+                for (int j = 0; j < QK; ++j) v[j] = u(rng) * (b % 16 == 4 ? 1.0e-36f : 1.0e-38f);
+                break;
+            case 5:  // non-finite input: NaN left out of max|x| and coded 0, infinities give d = inf, codes 0 / +-127
+                for (int j = 0; j < QK; ++j) v[j] = u(rng);
+                v[3] = std::numeric_limits<float>::quiet_NaN();
+                v[28] = -std::numeric_limits<float>::quiet_NaN();
+                if (b % 16 == 5) v[7] = std::numeric_limits<float>::infinity();
+                if (b % 32 == 5) v[9] = -std::numeric_limits<float>::infinity();
                 break;
             default:
                 const float s = std::ldexp(1.0f, e(rng));
