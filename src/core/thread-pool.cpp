@@ -1,6 +1,8 @@
 // Thread pool: workers spin briefly on a generation counter, then sleep on a condition variable.
 #include "core/thread-pool.h"
 
+#include <thread>
+
 #include <algorithm>
 #include <fstream>
 #include <set>
@@ -86,7 +88,12 @@ void thread_pool::run(function_ref<void(int, int)> fn) {
     }
     cv_.notify_all();
     fn(0, n_threads_);
-    while (pending_.load(std::memory_order_acquire) != 0) FATHOM_PAUSE();
+    // Spin briefly, then yield the core: when the machine is oversubscribed a worker may be descheduled, and
+    // spinning out the caller's whole time slice would keep it off this core.
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+        if (spin < 2048) FATHOM_PAUSE();
+        else std::this_thread::yield();
+    }
     job_ = nullptr;
 }
 
