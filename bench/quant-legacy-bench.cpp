@@ -1,9 +1,9 @@
 // Legacy quantised matmul microbenchmarks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL x INT8), one thread, every ISA table
 // this CPU has: GB/s of weight bytes streamed and GOP/s (2 * n_in * n_out * n_tok per call) at tinyllama shapes
 // (n_in 2048, n_out 2048 / 5632) for 1, 4, 16 and 64 tokens, one token at n_out 512 (weights resident in L2: the
-// kernel's compute limit) and at n_in 5632 (the FFN down projection). "hot" reuses one matrix (cache-resident); "dram" walks
-// a pool of copies larger than the last-level cache, so every call streams its weights from memory. Also the
-// activation quantisers (GB/s of F32 input).
+// kernel's compute limit) and at n_in 5632 (the FFN down projection). "hot" reuses one matrix (cache-resident);
+// "dram" walks a pool of copies larger than the last-level cache, so every call streams its weights from memory.
+// Also the activation quantisers (GB/s of F32 input).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -120,11 +120,13 @@ void register_all() {
         if (!t) continue;
         const std::string isa = kernels::isa_name(i);
         for (dtype act : {dtype::DTYPE_Q8_0, dtype::DTYPE_Q8_1})
-            benchmark::RegisterBenchmark(("quantize/" + std::string(fathom::dtype_name(act)) + "/" + isa + "/n4096").c_str(),
-                                         bm_quantize, t, act, int64_t(4096));
+            benchmark::RegisterBenchmark(
+                ("quantize/" + std::string(fathom::dtype_name(act)) + "/" + isa + "/n4096").c_str(), bm_quantize, t,
+                act, int64_t(4096));
         for (dtype type : k_types) {
             for (bool dram : {false, true}) {
-                for (auto [n_out, n_in] : {std::pair<int64_t, int64_t>{512, 2048}, {2048, 2048}, {5632, 2048}, {2048, 5632}}) {
+                for (auto [n_out, n_in] :
+                     {std::pair<int64_t, int64_t>{512, 2048}, {2048, 2048}, {5632, 2048}, {2048, 5632}}) {
                     for (int64_t n_tok : {int64_t(1), int64_t(4), int64_t(16), int64_t(64)}) {
                         if (dram && n_tok > 4) continue;  // prefill is compute-bound: the hot runs cover it
                         if ((n_out == 512 || n_in == 5632) && n_tok > 1) continue;  // decode-only shapes

@@ -158,15 +158,11 @@ inline prepared_w prepare(__m256i c) {
     if constexpr (K == wkind::SIGNED) return {_mm256_sign_epi8(c, c), c};
     else return {c, c};
 }
-// Per activation block: -offset * sum(x) spread over 8 lanes (OFFSET kinds), else zero.
-template <wkind K, int OFF>
+// Per activation block of an OFFSET kind: 8 lanes summing to -offset * sum(x), grouped as dot() groups products.
+template <int OFF>
 inline __m256i correction(__m256i x) {
-    if constexpr (K == wkind::OFFSET) {
-        const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(OFF), x), _mm256_set1_epi16(1));
-        return _mm256_sub_epi32(_mm256_setzero_si256(), s);
-    } else {
-        return _mm256_setzero_si256();
-    }
+    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(OFF), x), _mm256_set1_epi16(1));
+    return _mm256_sub_epi32(_mm256_setzero_si256(), s);
 }
 template <wkind K>
 inline __m256i dot(const prepared_w& w, __m256i x, __m256i corr) {
@@ -180,12 +176,6 @@ inline __m256i dot(const prepared_w& w, __m256i x, __m256i corr) {
     }
 }
 
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 // Four 8-lane sums -> [sum a, sum b, sum c, sum d].
 inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     const __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);  // [a01 a23 b01 b23 | a45 a67 b45 b67] ...
@@ -193,25 +183,65 @@ inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-// Software prefetch distance along each weight row (bytes), and how many blocks apart the prefetches are issued so
-// that about one is issued per 64-byte line.
-constexpr size_t k_prefetch_bytes = 1536;
+// Prefetching: a row tile prefetches the next tile's rows into L2, block for block (about one prefetch per 64-byte
+// line): one tile ahead covers DRAM latency at any row length (see kernels-quant-legacy-avx512-tiles.h).
+struct pf_rows {
+    const uint8_t* p = nullptr;  // first row to prefetch (null: none)
+    int n = 0;                   // rows
+};
+inline pf_rows next_rows(const uint8_t* w, size_t rb, int64_t r, int tile, int64_t n_rows) {
+    if (r + tile >= n_rows) return {};
+    return {w + size_t(r + tile) * rb, int(std::min<int64_t>(tile, n_rows - r - tile))};
+}
 template <class W>
 constexpr int64_t prefetch_every() { return W::bytes >= 64 ? 1 : int64_t(64 / W::bytes); }
 
-// With more token tiles than one, the rows are walked in chunks of this many blocks (partial sums added into y) so
-// the weight rows of a tile stay in L1 while every token tile passes over them.
-constexpr int64_t k_chunk_blocks = 64;
+// Activation blocks prepared once per call (per chunk of blocks and group of tokens) and shared by every row tile:
+// entry e = block * group + token holds the F32 scale dx, the F32 block sum sx (Q8_1) and the correction lanes.
+constexpr int k_prep_entries = 1024;
+struct act_prep {
+    alignas(32) int32_t corr[k_prep_entries][8];
+    float dx[k_prep_entries];
+    float sx[k_prep_entries];
+};
 
-// R weight rows x T tokens over nb blocks. Rows beyond n_valid repeat the last valid row (computed, not stored).
-template <class W, int R, int T>
-void tile(const uint8_t* w, size_t rb, int n_valid, const uint8_t* x, size_t xrb, int64_t nb, float* y, int64_t ldy,
-          bool add, bool prefetch) {
+inline float half_to_float(const uint8_t* p) { return _cvtsh_ss(uint16_t(load_u16(p))); }
+
+template <class W>
+void prepare_activations(const uint8_t* x, size_t xrb, int64_t nb, int g, act_prep& ap) {
     constexpr bool has_min = W::kind == wkind::MIN;
     constexpr size_t xbytes = has_min ? sizeof(quant::block_q8_1) : sizeof(quant::block_q8_0);
     constexpr size_t xqs = has_min ? 4 : 2;
+    for (int t = 0; t < g; ++t) {
+        const uint8_t* xt = x + size_t(t) * xrb;
+        for (int64_t b = 0; b < nb; ++b) {
+            const uint8_t* blk = xt + size_t(b) * xbytes;
+            const size_t e = size_t(b) * size_t(g) + size_t(t);
+            ap.dx[e] = half_to_float(blk);
+            if constexpr (has_min) ap.sx[e] = half_to_float(blk + 2);
+            if constexpr (W::kind == wkind::OFFSET)
+                _mm256_store_si256(reinterpret_cast<__m256i*>(ap.corr[e]), correction<W::offset>(load256(blk + xqs)));
+        }
+    }
+}
+
+// R weight rows x T tokens over nb blocks; rows past n_valid repeat the last valid row (computed, not stored).
+// ap entries: block b, token t of this tile at b * g + t0 + t. y (+)= results when add. Prefetches pf's rows.
+template <class W, int R, int T>
+void tile(const uint8_t* w, size_t rb, int n_valid, const uint8_t* x, size_t xrb, const act_prep& ap, int g, int t0,
+          int64_t nb, float* y, int64_t ldy, bool add, pf_rows pf) {
+    static_assert(R == 2 || R == 4, "rows per tile");
+    static_assert(T >= 1 && T <= 4, "tokens per tile");
+    constexpr wkind K = W::kind;
+    constexpr bool has_min = K == wkind::MIN;
+    constexpr size_t xbytes = has_min ? sizeof(quant::block_q8_1) : sizeof(quant::block_q8_0);
+    constexpr size_t xqs = has_min ? 4 : 2;
     const uint8_t* wr[R];
-    for (int r = 0; r < R; ++r) wr[r] = w + size_t(std::min(r, n_valid - 1)) * rb;
+    const uint8_t* pr[R];
+    for (int r = 0; r < R; ++r) {
+        wr[r] = w + size_t(std::min(r, n_valid - 1)) * rb;
+        pr[r] = pf.p ? pf.p + size_t(std::min(r, pf.n - 1)) * rb : nullptr;
+    }
     const uint8_t* xt[T];
     for (int t = 0; t < T; ++t) xt[t] = x + size_t(t) * xrb;
 
@@ -225,97 +255,103 @@ void tile(const uint8_t* w, size_t rb, int n_valid, const uint8_t* x, size_t xrb
     int64_t pf_count = 0;
     for (int64_t b = 0; b < nb; ++b) {
         const size_t wo = size_t(b) * W::bytes, xo = size_t(b) * xbytes;
-        // Scales: weight d (and m) of the R rows, activation d (and s) of the T tokens, as F32 via one conversion.
-        uint64_t wd = 0, wm = 0, xd = 0, xs = 0;
+        const size_t e0 = size_t(b) * size_t(g) + size_t(t0);
+        // Weight scales (d and, for MIN, m of the R rows) packed as halves in GPRs, converted by one instruction.
+        uint64_t wd = 0, wm = 0;
         for (int r = 0; r < R; ++r) {
             wd |= load_u16(wr[r] + wo) << (16 * r);
             if constexpr (has_min) wm |= load_u16(wr[r] + wo + 2) << (16 * r);
         }
-        for (int t = 0; t < T; ++t) {
-            xd |= load_u16(xt[t] + xo) << (16 * t);
-            if constexpr (has_min) xs |= load_u16(xt[t] + xo + 2) << (16 * t);
-        }
-        const __m256 ws = _mm256_cvtph_ps(_mm_set_epi64x(int64_t(wm), int64_t(wd)));  // [d0..d3, m0..m3]
-        const __m256 xsc = _mm256_cvtph_ps(_mm_set_epi64x(int64_t(xs), int64_t(xd)));  // [dx0..dx3, sx0..sx3]
+        const __m256 ws = has_min ? _mm256_cvtph_ps(_mm_set_epi64x(int64_t(wm), int64_t(wd)))  // [d0..d3, m0..m3]
+                                  : _mm256_castps128_ps256(_mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(wd))));
+        // One token: dx folded into the row scales once.
+        const __m256 wsx = T == 1 ? _mm256_mul_ps(ws, _mm256_set1_ps(ap.dx[e0])) : ws;
 
         prepared_w pw[R];
-        for (int r = 0; r < R; ++r) pw[r] = prepare<W::kind>(W::codes(wr[r] + wo));
+        for (int r = 0; r < R; ++r) pw[r] = prepare<K>(W::codes(wr[r] + wo));
         for (int t = 0; t < T; ++t) {
             const __m256i xv = load256(xt[t] + xo + xqs);
-            const __m256i corr = correction<W::kind, W::offset>(xv);
-            const __m256 dx = _mm256_permutevar8x32_ps(xsc, _mm256_set1_epi32(t));
+            const __m256i corr = K == wkind::OFFSET
+                                     ? _mm256_load_si256(reinterpret_cast<const __m256i*>(ap.corr[e0 + t]))
+                                     : _mm256_setzero_si256();
             for (int r = 0; r < R; ++r) {
-                const __m256 dw = _mm256_permutevar8x32_ps(ws, _mm256_set1_epi32(r));
-                const __m256i s = dot<W::kind>(pw[r], xv, corr);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, dx), acc[r][t]);
+                const __m256 dw = _mm256_permutevar8x32_ps(wsx, _mm256_set1_epi32(r));
+                const __m256 scale = T == 1 ? dw : _mm256_mul_ps(dw, _mm256_set1_ps(ap.dx[e0 + t]));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot<K>(pw[r], xv, corr)), scale, acc[r][t]);
             }
-            if constexpr (has_min) {
-                const __m128 sx = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(xsc, _mm256_set1_epi32(4 + t)));
-                macc[t] = _mm_fmadd_ps(_mm256_extractf128_ps(ws, 1), sx, macc[t]);
-            }
+            if constexpr (has_min)
+                macc[t] = _mm_fmadd_ps(_mm256_extractf128_ps(ws, 1), _mm_set1_ps(ap.sx[e0 + t]), macc[t]);
         }
-        if (prefetch && ++pf_count == pf_every) {
+        if (pf.p && ++pf_count == pf_every) {
             pf_count = 0;
-            for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + wo + k_prefetch_bytes), _MM_HINT_T0);
+            for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(pr[r] + wo), _MM_HINT_T1);
         }
     }
     for (int t = 0; t < T; ++t) {
         float* yt = y + t * ldy;
-        if constexpr (R == 4) {
-            __m128 s = _mm_add_ps(hsum4(acc[0][t], acc[1][t], acc[2][t], acc[3][t]), macc[t]);
-            alignas(16) float v[4];
-            _mm_store_ps(v, s);
-            for (int r = 0; r < n_valid; ++r) yt[r] = (add ? yt[r] : 0.0f) + v[r];
-        } else {
-            alignas(16) float m[4];
-            _mm_store_ps(m, macc[t]);
-            for (int r = 0; r < n_valid; ++r) yt[r] = (add ? yt[r] : 0.0f) + (hsum(acc[r][t]) + m[r]);
-        }
+        const __m128 s = R == 4 ? hsum4(acc[0][t], acc[1 % R][t], acc[2 % R][t], acc[3 % R][t])
+                                : hsum4(acc[0][t], acc[1 % R][t], _mm256_setzero_ps(), _mm256_setzero_ps());
+        alignas(16) float v[4];
+        _mm_store_ps(v, _mm_add_ps(s, macc[t]));
+        for (int r = 0; r < n_valid; ++r) yt[r] = (add ? yt[r] : 0.0f) + v[r];
     }
 }
 
-// Token tiles of up to T_MAX tokens for R rows.
-template <class W, int R, int T_MAX>
-inline void token_tiles(const uint8_t* w, size_t rb, int n_valid, const uint8_t* x, size_t xrb, int64_t n_tok,
-                        int64_t nb, float* y, int64_t ldy, bool add) {
-    int64_t t = 0;
-    for (; t + T_MAX <= n_tok; t += T_MAX)
-        tile<W, R, T_MAX>(w, rb, n_valid, x + size_t(t) * xrb, xrb, nb, y + t * ldy, ldy, add, t == 0);
-    const bool pf = t == 0;
-    switch (n_tok - t) {
-        case 3: tile<W, R, 3>(w, rb, n_valid, x + size_t(t) * xrb, xrb, nb, y + t * ldy, ldy, add, pf); break;
-        case 2: tile<W, R, 2>(w, rb, n_valid, x + size_t(t) * xrb, xrb, nb, y + t * ldy, ldy, add, pf); break;
-        case 1: tile<W, R, 1>(w, rb, n_valid, x + size_t(t) * xrb, xrb, nb, y + t * ldy, ldy, add, pf); break;
+// Token tiles of up to 4 tokens over a prepared group of g tokens, one tile of R rows; the first prefetches pf.
+template <class W, int R>
+inline void token_tiles(const uint8_t* w, size_t rb, int n_valid, const uint8_t* x, size_t xrb, const act_prep& ap,
+                        int g, int64_t nb, float* y, int64_t ldy, bool add, pf_rows pf) {
+    int t = 0;
+    for (; t + 4 <= g; t += 4)
+        tile<W, R, 4>(w, rb, n_valid, x + size_t(t) * xrb, xrb, ap, g, t, nb, y + t * ldy, ldy, add,
+                      t == 0 ? pf : pf_rows{});
+    const uint8_t* xt = x + size_t(t) * xrb;
+    float* yt = y + t * ldy;
+    const pf_rows p = t == 0 ? pf : pf_rows{};
+    switch (g - t) {
+        case 3: tile<W, R, 3>(w, rb, n_valid, xt, xrb, ap, g, t, nb, yt, ldy, add, p); break;
+        case 2: tile<W, R, 2>(w, rb, n_valid, xt, xrb, ap, g, t, nb, yt, ldy, add, p); break;
+        case 1: tile<W, R, 1>(w, rb, n_valid, xt, xrb, ap, g, t, nb, yt, ldy, add, p); break;
         default: break;
     }
 }
 
+// The matmul_rows_q entry. Blocks in chunks and tokens in groups whose activation entries fit act_prep (on the
+// stack): up to 4 tokens in one group over chunks of >= 256 blocks, more in groups of 16 over chunks of 64 blocks.
+// Decode runs 4-row tiles, more tokens 2 rows x 4 tokens (sixteen YMM registers).
 template <class W>
 void matmul_rows_q(const void* w, size_t w_row_bytes, int64_t n_rows, const void* xq, size_t xq_row_bytes,
                    int64_t n_tok, float* y, int64_t ldy, int64_t n) {
     constexpr size_t xbytes = W::kind == wkind::MIN ? sizeof(quant::block_q8_1) : sizeof(quant::block_q8_0);
+    if (n_rows <= 0 || n_tok <= 0) return;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xq);
     const int64_t nb = n / QK;
-    if (n_rows <= 0 || n_tok <= 0) return;
-    if (n_tok == 1) {
-        // Decode: 4 rows per tile, no chunking.
-        for (int64_t r = 0; r < n_rows; r += 4)
-            tile<W, 4, 1>(wb + size_t(r) * w_row_bytes, w_row_bytes, int(std::min<int64_t>(4, n_rows - r)), xb,
-                          xq_row_bytes, nb, y + r, ldy, false, true);
-        return;
-    }
-    constexpr int T_MAX = 4;
-    const int64_t chunk = n_tok > T_MAX ? k_chunk_blocks : nb;
+    const int g_max = n_tok <= 4 ? int(n_tok) : 16;
+    const int64_t chunk = k_prep_entries / g_max;
+    act_prep ap;
     for (int64_t b0 = 0;;) {
         const int64_t len = std::min(chunk, nb - b0);
         const bool add = b0 > 0;
         const uint8_t* wc = wb + size_t(b0) * W::bytes;
-        const uint8_t* xc = xb + size_t(b0) * xbytes;
-        for (int64_t r = 0; r < n_rows; r += 2) {
-            const int nv = int(std::min<int64_t>(2, n_rows - r));
-            token_tiles<W, 2, T_MAX>(wc + size_t(r) * w_row_bytes, w_row_bytes, nv, xc, xq_row_bytes, n_tok, len,
-                                     y + r, ldy, add);
+        for (int64_t t0 = 0; t0 < n_tok; t0 += g_max) {
+            const int g = int(std::min<int64_t>(g_max, n_tok - t0));
+            const uint8_t* xg = xb + size_t(t0) * xq_row_bytes + size_t(b0) * xbytes;
+            prepare_activations<W>(xg, xq_row_bytes, len, g, ap);
+            const bool prefetch = t0 == 0;
+            const auto pf = [&](int64_t r, int tile) {
+                return prefetch ? next_rows(wc, w_row_bytes, r, tile, n_rows) : pf_rows{};
+            };
+            float* yg = y + t0 * ldy;
+            if (g == 1) {
+                for (int64_t r = 0; r < n_rows; r += 4)
+                    tile<W, 4, 1>(wc + size_t(r) * w_row_bytes, w_row_bytes, int(std::min<int64_t>(4, n_rows - r)),
+                                  xg, xq_row_bytes, ap, 1, 0, len, yg + r, ldy, add, pf(r, 4));
+            } else {
+                for (int64_t r = 0; r < n_rows; r += 2)
+                    token_tiles<W, 2>(wc + size_t(r) * w_row_bytes, w_row_bytes, int(std::min<int64_t>(2, n_rows - r)),
+                                      xg, xq_row_bytes, ap, g, len, yg + r, ldy, add, pf(r, 2));
+            }
         }
         b0 += len;
         if (b0 >= nb) break;

@@ -51,10 +51,10 @@ struct prepared {
 template <bool HI16 = false>
 inline __m512i nibbles2(const uint8_t* qa, const uint8_t* qb) {
     const __m512i v = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(load128(qa)), 0xFF00, load128(qb));
-    if constexpr (HI16)  // 128-bit chunks 0 and 2 keep the low nibbles, 1 and 3 the high ones
-        return _mm512_and_si512(v, _mm512_set_epi64(int64_t(0xF0F0F0F0F0F0F0F0), int64_t(0xF0F0F0F0F0F0F0F0), 0x0F0F0F0F0F0F0F0F,
-                                                     0x0F0F0F0F0F0F0F0F, int64_t(0xF0F0F0F0F0F0F0F0), int64_t(0xF0F0F0F0F0F0F0F0),
-                                                     0x0F0F0F0F0F0F0F0F, 0x0F0F0F0F0F0F0F0F));
+    if constexpr (HI16) {  // 128-bit chunks 0 and 2 keep the low nibbles, 1 and 3 the high ones
+        constexpr int64_t lo = 0x0F0F0F0F0F0F0F0F, hi = int64_t(0xF0F0F0F0F0F0F0F0);
+        return _mm512_and_si512(v, _mm512_set_epi64(hi, hi, lo, lo, hi, hi, lo, lo));
+    }
     // 128-bit chunks 1 and 3 (16-bit lanes 8..15 and 24..31) take the high nibbles.
     return _mm512_and_si512(_mm512_mask_srli_epi16(v, __mmask32(0xFF00FF00u), v, 4), _mm512_set1_epi8(0x0F));
 }
@@ -117,7 +117,7 @@ struct w_iq4_nl {
     static constexpr bool hi16_ok = false;
     template <bool>
     static __m512i codes(const uint8_t* a, const uint8_t* b) {
-        const __m512i levels = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::k_iq4nl)));
+        const __m512i levels = _mm512_broadcast_i32x4(load128(reinterpret_cast<const uint8_t*>(quant::k_iq4nl)));
         return _mm512_shuffle_epi8(levels, nibbles2(a + 2, b + 2));
     }
 };
@@ -154,6 +154,8 @@ inline pf_rows next_rows(const uint8_t* w, size_t rb, int64_t r, int tile, int64
 }
 // Row pairs per decode tile (8 rows: the activation work and the scale conversion are shared by more rows).
 constexpr int k_decode_pairs = 4;
+// Row pairs per tile with more tokens (4 rows x 4 tokens: measured 5-10 % faster than 8 x 4, which spills).
+constexpr int k_prefill_pairs = 2;
 template <class W>
 constexpr int64_t prefetch_every() { return W::bytes >= 64 ? 1 : int64_t(64 / W::bytes); }
 
@@ -372,10 +374,11 @@ void matmul_rows_q(const void* w, size_t w_row_bytes, int64_t n_rows, const void
             const uint8_t* xg = xb + size_t(t0) * xq_row_bytes + size_t(b0) * xbytes;
             prepare_activations<D, W>(xg, xq_row_bytes, len, g, ap);
             if (n_tok == 1)
-                row_tiles<D, W, k_decode_pairs>(wc, w_row_bytes, n_rows, xg, xq_row_bytes, ap, g, len, y, ldy, add, true);
+                row_tiles<D, W, k_decode_pairs>(wc, w_row_bytes, n_rows, xg, xq_row_bytes, ap, g, len, y, ldy, add,
+                                                true);
             else
-                row_tiles<D, W, 2>(wc, w_row_bytes, n_rows, xg, xq_row_bytes, ap, g, len, y + t0 * ldy, ldy, add,
-                                   t0 == 0);
+                row_tiles<D, W, k_prefill_pairs>(wc, w_row_bytes, n_rows, xg, xq_row_bytes, ap, g, len, y + t0 * ldy,
+                                                 ldy, add, t0 == 0);
         }
         b0 += len;
         if (b0 >= nb) break;

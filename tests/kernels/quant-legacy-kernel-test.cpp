@@ -290,7 +290,8 @@ TEST(quant_legacy_kernels, matmul_vs_scalar_and_oracle) {
     for (dtype type : k_types) {
         for (int64_t n : {int64_t(32), int64_t(64), int64_t(4096), int64_t(5632)}) {
             for (bool raw : {true, false}) {
-                SCOPED_TRACE(std::string(dtype_name(type)) + " n=" + std::to_string(n) + (raw ? " raw codes" : " quantised"));
+                SCOPED_TRACE(std::string(dtype_name(type)) + " n=" + std::to_string(n) +
+                             (raw ? " raw codes" : " quantised"));
                 // Padding between rows: none, odd, and more than a cache line.
                 const size_t w_pad = raw ? 5 : (n > 64 ? 67 : 0), x_pad = raw ? 0 : 36;
                 check_problem(make_problem(type, n, 17, 9, raw, w_pad, x_pad, rng));
@@ -317,6 +318,34 @@ TEST(quant_legacy_kernels, matmul_many_tokens) {
                 for (int64_t r = 0; r < 6; ++r)
                     ASSERT_NEAR(y[size_t(t * 9 + r)], ref[size_t(t * 9 + r)], tol_simd(p, p.mag[size_t(t * 6 + r)]))
                         << label(*tb, p, 6, 19) << " t=" << t << " r=" << r;
+        }
+    }
+}
+
+// Rows longer than one prepared chunk of activation blocks (1024 blocks for one token, 256 for four): partial sums
+// of the chunks are added into y.
+TEST(quant_legacy_kernels, matmul_long_rows_few_tokens) {
+    std::mt19937 rng(6);
+    const int64_t n = QK * (1024 + 3), rows = 9;
+    for (dtype type : k_types) {
+        SCOPED_TRACE(dtype_name(type));
+        const problem p = make_problem(type, n, rows, 4, true, 0, 2, rng);
+        for (int64_t toks = 1; toks <= 4; ++toks) {
+            const std::vector<float> ref = run(scalar(), p, rows, toks, "scalar");
+            for (int64_t t = 0; t < toks; ++t)
+                for (int64_t r = 0; r < rows; ++r) {
+                    const size_t k = size_t(t * rows + r);
+                    ASSERT_NEAR(ref[size_t(t * (rows + 3) + r)], p.oracle[k], tol_oracle(p, p.mag[k]));
+                }
+            for (const table* tb : simd_tables()) {
+                const std::vector<float> y = run(*tb, p, rows, toks, label(*tb, p, rows, toks));
+                for (int64_t t = 0; t < toks; ++t)
+                    for (int64_t r = 0; r < rows; ++r) {
+                        const size_t k = size_t(t * (rows + 3) + r);
+                        ASSERT_NEAR(y[k], ref[k], tol_simd(p, p.mag[size_t(t * rows + r)]))
+                            << label(*tb, p, rows, toks) << " t=" << t << " r=" << r;
+                    }
+            }
         }
     }
 }
@@ -355,7 +384,8 @@ TEST(quant_legacy_kernels, extreme_codes_exact) {
         for (int64_t r = 0; r < rows; ++r) {
             for (int64_t b = 0; b < nb; ++b) {
                 uint8_t* blk = w.data() + size_t(r) * rb + size_t(b) * bb;
-                const uint8_t fill = r == 0 ? 0xFF : r == 1 ? 0x00 : r == 2 ? 0x80 : r == 3 ? 0x7F : r == 4 ? 0x81 : r == 5 ? 0x0F : 0xF0;
+                const uint8_t fills[rows] = {0xFF, 0x00, 0x80, 0x7F, 0x81, 0x0F, 0xF0};
+                const uint8_t fill = fills[r];
                 std::memset(blk, fill, bb);
                 wr16(blk, r == 6 && b % 3 == 0 ? 0x0000 : 0x3C00);                // d = 1 (or 0)
                 if (has_min(type)) wr16(blk + 2, r % 2 ? 0xC000 : 0x4000);        // m = -2 / 2
@@ -369,7 +399,8 @@ TEST(quant_legacy_kernels, extreme_codes_exact) {
                 int8_t* qs = reinterpret_cast<int8_t*>(blk + (act == dtype::DTYPE_Q8_1 ? 4 : 2));
                 int sum = 0;
                 for (int j = 0; j < QK; ++j) {
-                    qs[j] = int8_t(t == 0 ? 127 : t == 1 ? -127 : t == 2 ? ((j & 1) ? 127 : -127) : t == 3 ? 0 : (j * 37) % 255 - 127);
+                    const int mixed = (j * 37) % 255 - 127;
+                    qs[j] = int8_t(t == 0 ? 127 : t == 1 ? -127 : t == 2 ? ((j & 1) ? 127 : -127) : t == 3 ? 0 : mixed);
                     sum += qs[j];
                 }
                 const float d = t == 4 ? 0.5f : 1.0f;
@@ -394,7 +425,8 @@ TEST(quant_legacy_kernels, extreme_codes_exact) {
             kernels::matmul_rows_q_for(*tb, type)(w.data(), rb, rows, x.data(), xrb, toks, y.data(), rows, n);
             for (int64_t k = 0; k < rows * toks; ++k)
                 ASSERT_EQ(double(y[size_t(k)]), expect[size_t(k)])
-                    << kernels::isa_name(tb->level) << " " << dtype_name(type) << " r=" << k % rows << " t=" << k / rows;
+                    << kernels::isa_name(tb->level) << " " << dtype_name(type) << " r=" << k % rows
+                    << " t=" << k / rows;
         }
     }
 }
