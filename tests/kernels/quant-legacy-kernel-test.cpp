@@ -350,6 +350,18 @@ TEST(quant_legacy_kernels, matmul_long_rows_few_tokens) {
     }
 }
 
+// n = 0 (a multiple of every block size): every output is the empty sum, nothing is read.
+TEST(quant_legacy_kernels, empty_rows_give_zero) {
+    const uint8_t dummy[64] = {};
+    for (dtype type : k_types)
+        for (const table* t : test::host_tables()) {
+            std::vector<float> y(3 * 11, -5.0f);
+            kernels::matmul_rows_q_for(*t, type)(dummy, 0, 9, dummy, 0, 3, y.data(), 11, 0);
+            for (int64_t k = 0; k < 33; ++k)
+                EXPECT_EQ(y[size_t(k)], k % 11 < 9 ? 0.0f : -5.0f) << kernels::isa_name(t->level) << " " << k;
+        }
+}
+
 // The bounds are tight enough to see a single weight code off by one step.
 TEST(quant_legacy_kernels, tolerance_detects_one_code_step) {
     std::mt19937 rng(5);
