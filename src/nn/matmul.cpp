@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -45,6 +46,13 @@ constexpr int64_t k_blas_min_tokens_f32 = 32;
 constexpr int64_t k_blas_min_tokens_16bit = 64;
 // A positive value overrides the per-type defaults (set_blas_min_tokens).
 std::atomic<int64_t> g_blas_min_tokens_override{0};
+// Quantised weights: from this many tokens on, dequantised panels through sgemm (FATHOM_QUANT_BLAS_MIN overrides
+// it for measurements; 0 disables the path).
+std::atomic<int64_t> g_quant_blas_min_tokens{[] {
+    const char* e = std::getenv("FATHOM_QUANT_BLAS_MIN");
+    const long v = e ? std::strtol(e, nullptr, 10) : 0;
+    return e ? (v > 0 ? int64_t(v) : int64_t(1) << 40) : int64_t(64);
+}()};
 
 struct shape {
     int64_t n_in = 0, n_out = 0;
@@ -186,6 +194,13 @@ int64_t panel_rows(int64_t n_out, int n_threads, int64_t max_rows) {
 // Converts rows [r0, r0+nr), columns [c0, c0+nc) of W to F32 into dst (nr x nc, contiguous).
 void convert_panel(const kernels::table& k, dtype type, const uint8_t* w, const shape& s, int64_t r0, int64_t nr,
                    int64_t c0, int64_t nc, float* dst) {
+    if (quant::is_quantized(type)) {  // c0 and nc are multiples of the block size
+        const dtype_traits& tr = dtype_info(type);
+        for (int64_t r = 0; r < nr; ++r)
+            quant::dequantize_row(type, w + size_t(r0 + r) * s.row_bytes + size_t(c0 / tr.block_size) * tr.type_size,
+                                  dst + r * nc, nc);
+        return;
+    }
     const size_t esz = type == dtype::DTYPE_F32 ? 4 : 2;
     for (int64_t r = 0; r < nr; ++r) {
         const uint8_t* src = w + size_t(r0 + r) * s.row_bytes + size_t(c0) * esz;
@@ -194,7 +209,7 @@ void convert_panel(const kernels::table& k, dtype type, const uint8_t* w, const 
             case dtype::DTYPE_F32: std::memcpy(d, src, size_t(nc) * 4); break;
             case dtype::DTYPE_F16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(src), d, nc); break;
             case dtype::DTYPE_BF16: k.bf16_to_f32(reinterpret_cast<const uint16_t*>(src), d, nc); break;
-            default: break;  // excluded by the caller
+            default: break;  // quantised types are handled below
         }
     }
 }
@@ -243,6 +258,12 @@ void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_
     if (kernels::matmul_rows_q_fn qfn = kernels::matmul_rows_q_for(k, w.type)) {
         const shape s = weight_shape(w);
         if (n_tok <= 0 || s.n_out <= 0) return;
+#if defined(FATHOM_HAVE_BLAS)
+        if (n_tok >= blas_min_tokens(w.type) && s.n_in % k_conv_cols % dtype_info(w.type).block_size == 0) {
+            matmul_blas_path(pool, k, w.type, static_cast<const uint8_t*>(w.data), s, x, ldx, n_tok, y, ldy, bias);
+            return;
+        }
+#endif
         matmul_quant_path(pool, k, qfn, w.type, static_cast<const uint8_t*>(w.data), s, x, ldx, n_tok, y, ldy, bias);
         return;
     }
@@ -268,7 +289,9 @@ void set_blas_min_tokens(int64_t n) { g_blas_min_tokens_override.store(n > 0 ? n
 int64_t blas_min_tokens(dtype w) {
     const int64_t o = g_blas_min_tokens_override.load(std::memory_order_relaxed);
     if (o > 0) return o;
-    return w == dtype::DTYPE_F32 ? k_blas_min_tokens_f32 : k_blas_min_tokens_16bit;
+    if (w == dtype::DTYPE_F32) return k_blas_min_tokens_f32;
+    if (w == dtype::DTYPE_F16 || w == dtype::DTYPE_BF16) return k_blas_min_tokens_16bit;
+    return g_quant_blas_min_tokens.load(std::memory_order_relaxed);
 }
 int64_t blas_min_tokens() {
     return std::max(blas_min_tokens(dtype::DTYPE_F32),

@@ -100,6 +100,45 @@ TEST(quant_model, q8_0_matmul_within_one_percent_of_f32) {
     EXPECT_GT(r, 0.001) << "the quantised product must actually differ";
 }
 
+TEST(quant_model, prefill_panels_equal_the_dequantised_product) {
+#if defined(FATHOM_HAVE_BLAS)
+    // From blas_min_tokens on, quantised weights are dequantised in panels and multiplied with sgemm: the result
+    // must equal the F32 product of the dequantised weights (same sgemm, same panels) up to float rounding.
+    const int64_t n_in = 512 + 256, n_out = 96, n_tok = 70;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (dtype t : {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_K, dtype::DTYPE_Q6_K, dtype::DTYPE_IQ4_XS}) {
+        std::vector<float> w(size_t(n_in * n_out)), x(size_t(n_in * n_tok)), wd(w.size());
+        for (float& v : w) v = 0.05f * nd(rng);
+        for (float& v : x) v = nd(rng);
+        const size_t rb = dtype_row_bytes(t, n_in);
+        std::vector<uint8_t> wq(rb * size_t(n_out));
+        for (int64_t r = 0; r < n_out; ++r) {
+            quant::quantize_row(t, w.data() + r * n_in, wq.data() + size_t(r) * rb, n_in);
+            quant::dequantize_row(t, wq.data() + size_t(r) * rb, wd.data() + r * n_in, n_in);
+        }
+        io::tensor_entry tq, tf;
+        tq.name = "wq";
+        tq.ne = {n_in, n_out};
+        tq.type = t;
+        tq.data = wq.data();
+        tq.nbytes = wq.size();
+        tf = tq;
+        tf.type = dtype::DTYPE_F32;
+        tf.data = wd.data();
+        tf.nbytes = wd.size() * 4;
+        thread_pool pool(2);
+        std::vector<float> yq(size_t(n_out * n_tok)), yf(yq.size());
+        ASSERT_LE(nn::blas_min_tokens(t), n_tok);
+        nn::matmul(pool, tq, x.data(), n_in, n_tok, yq.data(), n_out);
+        nn::matmul(pool, tf, x.data(), n_in, n_tok, yf.data(), n_out);
+        EXPECT_LT(rel_rms({yq}, {yf}), 1e-5) << dtype_name(t);
+    }
+#else
+    GTEST_SKIP() << "skipped: built without BLAS";
+#endif
+}
+
 TEST(quant_model, q8_0_logits_close_to_f32) {
     // Over the 29 quantised matrices of this random model the per-product error (about 0.6 %) adds up to about
     // 2 % of the logits: random-weight layers all contribute fully to the residual stream.
