@@ -75,8 +75,7 @@ std::vector<uint8_t> make_weights(dtype t, int64_t n, int64_t n_rows, wmode mode
             } else if (t == dtype::DTYPE_Q6_K) {
                 for (int j = 0; j < 16; ++j) blk[offsetof(quant::block_q6_k, scales) + j] = j % 2 ? 0x80 : 0x7F;
             }
-            if (t == dtype::DTYPE_Q6_K || t == dtype::DTYPE_IQ4_XS || t == dtype::DTYPE_Q4_K || t == dtype::DTYPE_Q5_K)
-                set_f16(blk + d_offset(t), 1.0f);
+            set_f16(blk + d_offset(t), 1.0f);
             if (dmin_offset(t) >= 0) set_f16(blk + dmin_offset(t), 1.0f);
             continue;
         }
