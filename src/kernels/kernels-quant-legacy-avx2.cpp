@@ -115,7 +115,6 @@ struct w_q4_0 {
 struct w_q4_1 {
     static constexpr size_t bytes = sizeof(quant::block_q4_1);
     static constexpr wkind kind = wkind::MIN;
-    static constexpr int offset = 0;
     static __m256i codes(const uint8_t* p) { return nibbles(p + 4); }
 };
 struct w_q5_0 {
@@ -127,19 +126,16 @@ struct w_q5_0 {
 struct w_q5_1 {
     static constexpr size_t bytes = sizeof(quant::block_q5_1);
     static constexpr wkind kind = wkind::MIN;
-    static constexpr int offset = 0;
     static __m256i codes(const uint8_t* p) { return _mm256_or_si256(nibbles(p + 8), fifth_bits(load_u32(p + 4))); }
 };
 struct w_q8_0 {
     static constexpr size_t bytes = sizeof(quant::block_q8_0);
     static constexpr wkind kind = wkind::SIGNED;
-    static constexpr int offset = 0;
     static __m256i codes(const uint8_t* p) { return load256(p + 2); }
 };
 struct w_iq4_nl {
     static constexpr size_t bytes = sizeof(quant::block_iq4_nl);
     static constexpr wkind kind = wkind::SIGNED;
-    static constexpr int offset = 0;
     static __m256i codes(const uint8_t* p) {
         const __m128i lv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::k_iq4nl));
         return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(lv), nibbles(p + 2));
