@@ -53,6 +53,7 @@ inline __m512i ld(const idx16& t) { return _mm512_load_si512(t.v); }
 
 inline constexpr idx16 k_group = gen([](int L, int k) { return 4 * k + L; });            // 16-element group
 inline constexpr idx16 k_sub32 = gen([](int L, int k) { return 2 * k + L / 2; });        // 32-element sub-block
+inline constexpr idx16 k_halves = gen([](int L, int) { return L / 2; });                 // 0 x 8, 1 x 8
 inline constexpr idx16 k_sub32_m = gen([](int L, int k) { return 8 + 2 * k + L / 2; });  // its min (after scales)
 // Q4_K / Q5_K: qs dword 8k + 4(L%2) + m, high nibble for L >= 2
 template <int M>
@@ -128,10 +129,12 @@ inline void scales_k4(const uint8_t* p, const uint8_t* s, wblk& w) {
     const __m128i lo = _mm_and_si128(_mm_srlv_epi32(pv, _mm_setr_epi32(0, 0, 0, 4)),
                                      _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
     const __m128i hi = _mm_and_si128(_mm_srli_epi32(qv, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
-    const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_or_si128(lo, hi)));  // sc0..7, m0..7
-    const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(int(load_u32(p))));              // d, dmin
-    w.dsc = _mm512_mul_ps(_mm512_permutexvar_ps(ld(k_sub32), f), _mm512_broadcastss_ps(dd));
-    w.dm = _mm512_mul_ps(_mm512_permutexvar_ps(ld(k_sub32_m), f), _mm512_broadcastss_ps(_mm_movehdup_ps(dd)));
+    // [d, dmin] (f16) spread to [d x 8, dmin x 8]; the products d * sc and dmin * m are exact in float.
+    const __m512 dd = _mm512_permutexvar_ps(
+        ld(k_halves), _mm512_zextps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(int(load_u32(p))))));
+    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_or_si128(lo, hi))), dd);
+    w.dsc = _mm512_permutexvar_ps(ld(k_sub32), f);
+    w.dm = _mm512_permutexvar_ps(ld(k_sub32_m), f);
 }
 
 template <int M>
