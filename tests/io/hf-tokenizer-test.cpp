@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "io/model-file.h"
 #include "io/text/tokenizer.h"
+#include "io/vocab-test-util.h"
 #include "io/io-test-util.h"
 
 namespace {
@@ -22,43 +23,9 @@ using fathom::text::tokenizer;
 
 const std::string DIR = std::string(FATHOM_SHARED_DIR) + "/testdata/tokenizers";
 
-std::string slurp(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 void spit(const std::string& p, const std::string& s) {
     std::ofstream f(p, std::ios::binary);
     f << s;
-}
-
-std::vector<std::string> parse_inputs(const std::string& text) {
-    std::vector<std::string> out;
-    const std::string sep = "\n__ggml_vocab_test__\n";
-    size_t pos = 0;
-    for (;;) {
-        const size_t hit = text.find(sep, pos);
-        if (hit == std::string::npos) break;
-        out.push_back(text.substr(pos, hit - pos));
-        pos = hit + sep.size();
-    }
-    return out;
-}
-
-std::vector<std::vector<int32_t>> parse_outputs(const std::string& text) {
-    std::vector<std::vector<int32_t>> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::vector<int32_t> ids;
-        int32_t v;
-        while (ls >> v) ids.push_back(v);
-        out.push_back(ids);
-    }
-    return out;
 }
 
 bool have_testdata() { return fs::is_directory(DIR); }
@@ -170,8 +137,8 @@ TEST(hf_tokenizer, conformance_vectors_through_tokenizer_json) {
         spit(d.file("tokenizer.json"), to_tokenizer_json(src, f.kind, f.pre, f.norm, f.post).dump());
         const fathom::io::model_file mf = fathom::io::load_model_file(d.path());  // a folder without config.json
         const tokenizer tok(mf);
-        const auto inputs = parse_inputs(slurp(path + ".inp"));
-        const auto expected = parse_outputs(slurp(path + ".out"));
+        const auto inputs = fathom::test::parse_vocab_inputs(fathom::test::slurp_file(path + ".inp"));
+        const auto expected = fathom::test::parse_vocab_outputs(fathom::test::slurp_file(path + ".out"));
         ASSERT_EQ(inputs.size(), expected.size());
         ASSERT_FALSE(inputs.empty());
         for (size_t i = 0; i < inputs.size(); ++i) {

@@ -8,6 +8,7 @@
 
 #include "io/model-file.h"
 #include "io/text/tokenizer.h"
+#include "io/vocab-test-util.h"
 
 namespace {
 
@@ -15,13 +16,6 @@ namespace fs = std::filesystem;
 using fathom::text::tokenizer;
 
 const std::string DIR = std::string(FATHOM_SHARED_DIR) + "/testdata/tokenizers";
-
-std::string slurp(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::string> vocab_names() {
     std::vector<std::string> out;
@@ -31,33 +25,6 @@ std::vector<std::string> vocab_names() {
         if (n.rfind("ggml-vocab-", 0) == 0 && n.size() > 5 && n.substr(n.size() - 5) == ".gguf") out.push_back(n);
     }
     std::sort(out.begin(), out.end());
-    return out;
-}
-
-std::vector<std::string> parse_inputs(const std::string& text) {
-    std::vector<std::string> out;
-    const std::string sep = "\n__ggml_vocab_test__\n";
-    size_t pos = 0;
-    for (;;) {
-        const size_t hit = text.find(sep, pos);
-        if (hit == std::string::npos) break;
-        out.push_back(text.substr(pos, hit - pos));
-        pos = hit + sep.size();
-    }
-    return out;
-}
-
-std::vector<std::vector<int32_t>> parse_outputs(const std::string& text) {
-    std::vector<std::vector<int32_t>> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::vector<int32_t> ids;
-        int32_t v;
-        while (ls >> v) ids.push_back(v);
-        out.push_back(ids);
-    }
     return out;
 }
 
@@ -71,8 +38,8 @@ class vocab_test : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(vocab_test, matches_reference_ids) {
     const std::string path = DIR + "/" + GetParam();
-    const auto inputs = parse_inputs(slurp(path + ".inp"));
-    const auto expected = parse_outputs(slurp(path + ".out"));
+    const auto inputs = fathom::test::parse_vocab_inputs(fathom::test::slurp_file(path + ".inp"));
+    const auto expected = fathom::test::parse_vocab_outputs(fathom::test::slurp_file(path + ".out"));
     ASSERT_FALSE(inputs.empty());
     ASSERT_EQ(inputs.size(), expected.size()) << path;
     const fathom::io::model_file mf = fathom::io::read_gguf(path);

@@ -108,15 +108,7 @@ int cmd_chat(int argc, char** argv) {
               &tmpl_arg);
     ap.option("-n,--n-predict", "N", "most tokens per reply; -1 = until end of turn or a full context (default -1)",
               &n_predict);
-    ap.option("--temp", "T", "temperature; 0 = greedy (default 0.8)", &so.temperature);
-    ap.option("--top-k", "K", "top-k; 0 = off (default 40)", &so.top_k);
-    ap.option("--top-p", "P", "top-p; 1 = off (default 0.95)", &so.top_p);
-    ap.option("--min-p", "P", "min-p; 0 = off (default 0.05)", &so.min_p);
-    ap.option("--repeat-penalty", "R", "repetition penalty; 1 = off (default 1.0)", &so.repeat_penalty);
-    ap.option("--repeat-last-n", "N", "penalty window in tokens; 0 = off, -1 = all (default 64)", &so.penalty_last_n);
-    ap.option("--frequency-penalty", "F", "frequency penalty (default 0)", &so.frequency_penalty);
-    ap.option("--presence-penalty", "P", "presence penalty (default 0)", &so.presence_penalty);
-    ap.option("--seed", "S", "sampling seed (default: random)", &so.seed);
+    add_sampling_options(ap, &so);
     ap.option("-t,--threads", "N", "threads; 0 = physical cores (default 0)", &threads);
     ap.option("-c,--ctx-size", "N", "context size; 0 = min(model's, 4096) (default 0)", &ctx);
     std::vector<std::string> stops;
