@@ -11,55 +11,26 @@
 #include <string>
 #include <vector>
 
+#include "cli/chat-test-util.h"
 #include "fathom/fathom.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct result {
-    int rc = -1;
-    std::string out, err;
-};
-
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using chat_test::result;
+using chat_test::slurp;
 
 fs::path scratch() {
     static const fs::path dir = [] {
-        fs::path d = fs::temp_directory_path() / ("fathom-tokenizer-train-test-" + std::to_string(::getpid()));
-        fs::remove_all(d);
+        fs::path d = chat_test::scratch_dir() / "tokenizer-train";
         fs::create_directories(d);
         return d;
     }();
     return dir;
 }
 
-result fathom_cli(const std::vector<std::string>& args) {
-    static int counter = 0;
-    const fs::path out = scratch() / ("out-" + std::to_string(counter) + ".txt");
-    const fs::path err = scratch() / ("err-" + std::to_string(counter++) + ".txt");
-    std::ostringstream cmd;
-    cmd << quote(FATHOM_CLI);
-    for (const auto& a : args) cmd << ' ' << quote(a);
-    cmd << " >" << quote(out.string()) << " 2>" << quote(err.string()) << " </dev/null";
-    const int status = std::system(cmd.str().c_str());
-    result r;
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-}
+result fathom_cli(const std::vector<std::string>& args) { return chat_test::run_cli(args); }
 
 size_t lines(const std::string& s) {
     size_t n = 0;
