@@ -8,10 +8,10 @@
 #include <mutex>
 
 #include "kernels/kernels.h"
+#include "nn/matmul.h"
 
 #if defined(FATHOM_HAVE_BLAS)
 #include <cblas.h>
-extern "C" void openblas_set_num_threads(int num_threads);
 #endif
 
 namespace fathom::nn {
@@ -173,10 +173,7 @@ void merge(const geometry& g, const attention_seq& sq, const merge_item& it, con
 void attention(thread_pool& pool, const attention_dims& d, const attention_seq* seqs, int64_t n_seqs, const float* q,
                int64_t ldq, float* out, int64_t ldo, attention_scratch& scratch) {
     const kernels::table& kt = kernels::active();
-#if defined(FATHOM_HAVE_BLAS)
-    static std::once_flag blas_once;  // sgemm runs inside our own threads: OpenBLAS must not start its own
-    std::call_once(blas_once, [] { openblas_set_num_threads(1); });
-#endif
+    blas_setup();  // sgemm runs inside our own threads, single-threaded, with the CPU's own kernels
     geometry g;
     g.group = d.n_head / d.n_head_kv;
     g.tile_tokens = std::max<int64_t>(1, k_tile_rows / g.group);

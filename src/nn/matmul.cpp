@@ -185,13 +185,17 @@ struct blas_threads_off {
 };
 const blas_threads_off g_blas_threads_off;
 
-void blas_single_thread_once() {
+}  // namespace
+
+void blas_setup() {
     static std::once_flag once;
     std::call_once(once, [] {
         fix_openblas_core();
         openblas_set_num_threads(1);
     });
 }
+
+namespace {
 
 // Rows of W per sgemm call for F32 weights fed directly: larger panels amortise OpenBLAS's packing of X (measured:
 // 128-row panels ran ~20% slower than 1024-row ones at 512 tokens x 2048). Every thread gets at least one panel.
@@ -226,7 +230,7 @@ void convert_panel(const kernels::table& k, dtype type, const uint8_t* w, const 
 
 void matmul_blas_path(thread_pool& pool, const kernels::table& k, dtype type, const uint8_t* w, const shape& s,
                       const float* x, int64_t ldx, int64_t n_tok, float* y, int64_t ldy, const float* bias) {
-    blas_single_thread_once();
+    blas_setup();
     // F32 weights at a float-aligned address feed sgemm directly; anything else goes through converted panels.
     const bool direct = type == dtype::DTYPE_F32 && (reinterpret_cast<uintptr_t>(w) % alignof(float)) == 0;
     const int64_t prow = panel_rows(s.n_out, pool.size(), k_panel_max_rows);
@@ -261,6 +265,10 @@ void matmul_blas_path(thread_pool& pool, const kernels::table& k, dtype type, co
 #endif
 
 }  // namespace
+
+#if !defined(FATHOM_HAVE_BLAS)
+void blas_setup() {}
+#endif
 
 void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
             int64_t ldy, const float* bias) {

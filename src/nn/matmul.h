@@ -24,6 +24,11 @@ int64_t blas_min_tokens(dtype w);
 // The largest of the per-type thresholds: from this many tokens on, every weight type takes the BLAS path.
 int64_t blas_min_tokens();
 
+// Prepares OpenBLAS once for calls from Fathom's own threads: one thread, and the kernels of the CPU it runs on
+// (an OpenBLAS too old for the CPU model is switched from its SSE2 fallback to its AVX-512 / AVX2 kernels).
+// matmul() calls it; other users of cblas_* (attention) must call it before their first call. No-op without BLAS.
+void blas_setup();
+
 // Copies row `row` of a (n_in, n_rows) weight (e.g. the token embedding) into out as F32 (quantised rows are
 // dequantised).
 void get_row_f32(const io::tensor_entry& w, int64_t row, float* out);
