@@ -105,6 +105,7 @@ struct tables {
         scalar::fill_table_scalar(scalar_t);
         scalar::fill_quant_legacy(scalar_t);
         scalar::fill_quant_k(scalar_t);
+        scalar::fill_quant_r16(scalar_t);
         const cpu_features& f = detect_cpu();
         (void)f;
 #if defined(FATHOM_KERNELS_X86)
@@ -113,6 +114,7 @@ struct tables {
             avx2::fill_table_avx2(avx2_t);
             avx2::fill_quant_legacy(avx2_t);
             avx2::fill_quant_k(avx2_t);
+            avx2::fill_quant_r16(avx2_t);
             avx2_t.level = isa::ISA_AVX2;
             has_avx2 = true;
             if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.os_avx512) {
@@ -120,12 +122,14 @@ struct tables {
                 avx512::fill_table_avx512(avx512_t);
                 avx512::fill_quant_legacy(avx512_t);
                 avx512::fill_quant_k(avx512_t);
+                avx512::fill_quant_r16(avx512_t);
                 avx512_t.level = isa::ISA_AVX512;
                 has_avx512 = true;
                 if (f.avx512_vnni) {
                     vnni_t = avx512_t;
                     avx512_vnni::fill_quant_legacy(vnni_t);
                     avx512_vnni::fill_quant_k(vnni_t);
+                    avx512_vnni::fill_quant_r16(vnni_t);
                     vnni_t.level = isa::ISA_AVX512_VNNI;
                     has_vnni = true;
                 }
@@ -232,6 +236,26 @@ quantize_row_fn quantize_row_for(const table& t, dtype act) {
         case dtype::DTYPE_Q8_1: return t.quantize_row_q8_1;
         case dtype::DTYPE_Q8_K: return t.quantize_row_q8_k;
         default: return nullptr;
+    }
+}
+
+matmul_r16_fn matmul_r16_for(const table& t, dtype w) {
+    switch (w) {
+        case dtype::DTYPE_Q4_0: return t.matmul_r16_q4_0;
+        case dtype::DTYPE_Q4_1: return t.matmul_r16_q4_1;
+        case dtype::DTYPE_Q8_0: return t.matmul_r16_q8_0;
+        case dtype::DTYPE_IQ4_NL: return t.matmul_r16_iq4_nl;
+        default: return nullptr;
+    }
+}
+
+int32_t r16_sum_mode(dtype w) {
+    switch (w) {
+        case dtype::DTYPE_Q4_0: return 8;
+        case dtype::DTYPE_Q4_1: return 0;
+        case dtype::DTYPE_Q8_0:
+        case dtype::DTYPE_IQ4_NL: return 128;
+        default: return -1;
     }
 }
 

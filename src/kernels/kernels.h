@@ -40,6 +40,39 @@ using matmul_rows_q_fn = void (*)(const void* w, size_t w_row_bytes, int64_t n_r
 // F32 -> INT8 activation blocks, n a multiple of the block size; bit-exact with quant::quantize_row on every ISA.
 using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
 
+// ---- Interleaved 16-row ("R16") weights: the layout inference holds Q4_0, Q4_1, Q8_0 and IQ4_NL matmul weights in
+// after load (quant::repack_r16 writes it, nn::prepare_weight calls it). Rows go in groups of 16 (the last group is
+// zero-padded to 16 rows); each group is contiguous, block by block, 32 elements per block:
+//   Q4_0, IQ4_NL  16 F16 d (row order), then 4 x 64 B of codes: bytes [64j + 4r, 64j + 4r + 4) are bytes 4j..4j+3 of
+//                 row r's GGUF qs (j < 4), so low nibbles hold elements 4j..4j+3 and high nibbles 16+4j..16+4j+3. 288 B
+//   Q4_1          16 F16 d, 16 F16 m, then the codes as for Q4_0.                                             320 B
+//   Q8_0          16 F16 d, then 8 x 64 B: bytes [64j + 4r, 64j + 4r + 4) are qs[4j..4j+3] of row r (j < 8), each
+//                 XOR 0x80 (code + 128 as an unsigned byte).                                                   544 B
+// A group of n elements takes (n/32) * block bytes (quant::r16_block_bytes).
+//
+// INT8 activation panels for the R16 kernels: tokens in panels of 8 (k_r16_panel), each panel block by block; per
+// block of 32 elements: 8 x 32 int8 codes (token t at byte 32t), 8 F32 scales d, 8 32-bit sums: 320 B. Slots of
+// tokens past n_tok are zero. Panel p starts at p * (n/32) * 320. Per token and block: d = max|x| / 127,
+// codes = nearbyint(x * (127 / max|x|)) (all zero when max|x| = 0); the sum word is
+//   sum_mode > 0:  int32  -sum_mode * sum(codes)   (the weight codes' unsigned bias: 8 for Q4_0, 128 for Q8_0 and
+//                                                  IQ4_NL, whose kernels read codes + 128)
+//   sum_mode == 0: F32    d * sum(codes)           (for Q4_1's minimum term)
+constexpr int64_t k_r16_rows = 16;
+constexpr int64_t k_r16_panel = 8;
+constexpr size_t k_r16_panel_block_bytes = 320;
+// Quantises n_tok (1..8) token rows of x (row stride ldx, n a multiple of 32) into one panel.
+using quantize_panel_fn = void (*)(const float* x, int64_t ldx, int64_t n_tok, void* panel, int64_t n,
+                                   int32_t sum_mode);
+// R16 weights times activation panels: for r < n_rows, t < n_tok:
+//   y[t*ldy + r] = sum over blocks b of  dw[r,b] * dx[t,b] * sum_i value(w[r,b,i]) * code(x[t,b,i])  (+ for Q4_1
+//                  m[r,b] * dx[t,b] * sum_i code(x[t,b,i]))
+// w: the first 16-row group of ceil(n_rows/16); xp: the first panel of ceil(n_tok/8) consecutive ones. Rows of the
+// last group past n_rows are not written. The sum_mode of the panels must be the weight type's (r16_sum_mode).
+using matmul_r16_fn = void (*)(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                               int64_t n);
+// The panels' sum_mode for an R16 weight type (8, 0, 128, 128 for Q4_0, Q4_1, Q8_0, IQ4_NL; -1 for other types).
+int32_t r16_sum_mode(dtype w);
+
 struct table {
     isa level = isa::ISA_SCALAR;
 
@@ -59,6 +92,13 @@ struct table {
     matmul_rows_q_fn matmul_rows_q5_k = nullptr;
     matmul_rows_q_fn matmul_rows_q6_k = nullptr;
     matmul_rows_q_fn matmul_rows_iq4_xs = nullptr;
+
+    // ---- R16 (interleaved) quantised weights with activation panels. Index via matmul_r16_for().
+    quantize_panel_fn quantize_panel_q8 = nullptr;
+    matmul_r16_fn matmul_r16_q4_0 = nullptr;
+    matmul_r16_fn matmul_r16_q4_1 = nullptr;
+    matmul_r16_fn matmul_r16_q8_0 = nullptr;
+    matmul_r16_fn matmul_r16_iq4_nl = nullptr;
 
     // ---- weight-type matmuls (decode / small batches). Index by weight type via matmul_rows_for().
     matmul_rows_fn matmul_rows_f32 = nullptr;
@@ -99,6 +139,8 @@ matmul_rows_fn matmul_rows_for(const table& t, dtype w);
 // Picks the quantised matmul for a weight type / the quantiser for an activation type; nullptr if none.
 matmul_rows_q_fn matmul_rows_q_for(const table& t, dtype w);
 quantize_row_fn quantize_row_for(const table& t, dtype act);
+// The R16 matmul for a weight type; nullptr if the type has no R16 form or kernel.
+matmul_r16_fn matmul_r16_for(const table& t, dtype w);
 
 // Per-ISA fill functions of the quantised kernel families (each in its own file and namespace; dispatch.cpp calls
 // them after the ISA's base table is filled). A family leaves an entry null when it has no kernel for that ISA; the
@@ -106,18 +148,22 @@ quantize_row_fn quantize_row_for(const table& t, dtype act);
 namespace scalar {
 void fill_quant_legacy(table& t);  // kernels-quant-legacy-scalar.cpp: q8_0/q8_1 quantisers, q4_0 .. q8_0, iq4_nl
 void fill_quant_k(table& t);       // kernels-quant-k-scalar.cpp: q8_k quantiser, q4_k, q5_k, q6_k, iq4_xs
+void fill_quant_r16(table& t);     // kernels-quant-r16-scalar.cpp: panel quantiser, R16 q4_0, q4_1, q8_0, iq4_nl
 }  // namespace scalar
 namespace avx2 {
 void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx2.cpp
 void fill_quant_k(table& t);       // kernels-quant-k-avx2.cpp
+void fill_quant_r16(table& t);     // kernels-quant-r16-avx2.cpp
 }  // namespace avx2
 namespace avx512 {
 void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx512.cpp
 void fill_quant_k(table& t);       // kernels-quant-k-avx512.cpp
+void fill_quant_r16(table& t);     // kernels-quant-r16-avx512.cpp
 }  // namespace avx512
 namespace avx512_vnni {
 void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx512-vnni.cpp
 void fill_quant_k(table& t);       // kernels-quant-k-avx512-vnni.cpp
+void fill_quant_r16(table& t);     // kernels-quant-r16-avx512-vnni.cpp
 }  // namespace avx512_vnni
 
 }  // namespace fathom::kernels

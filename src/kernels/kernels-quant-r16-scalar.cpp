@@ -1,0 +1,119 @@
+// Scalar R16 kernels: the activation panel quantiser and the 16-row interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL
+// matmuls written straight from the layout in kernels.h; the oracle the SIMD versions are tested against.
+#include <cmath>
+#include <cstring>
+
+#include "kernels/kernels.h"
+#include "quant/blocks.h"
+
+namespace fathom::kernels::scalar {
+
+namespace {
+
+constexpr int64_t QK = quant::QK;
+
+inline float half_at(const uint8_t* p, int64_t i) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    return fathom::f16_to_f32(h);
+}
+
+void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, int64_t n, int32_t sum_mode) {
+    uint8_t* p = static_cast<uint8_t*>(panel);
+    const int64_t nb = n / QK;
+    std::memset(p, 0, size_t(nb) * k_r16_panel_block_bytes);
+    for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* pb = p + size_t(b) * k_r16_panel_block_bytes;
+        for (int64_t t = 0; t < n_tok; ++t) {
+            const float* xb = x + t * ldx + b * QK;
+            float amax = 0.0f;
+            for (int64_t i = 0; i < QK; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
+            const float d = amax / 127.0f;
+            const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+            int8_t* q = reinterpret_cast<int8_t*>(pb + 32 * t);
+            int32_t sum = 0;
+            for (int64_t i = 0; i < QK; ++i) {
+                q[i] = int8_t(std::nearbyint(xb[i] * id));
+                sum += q[i];
+            }
+            std::memcpy(pb + 256 + 4 * t, &d, 4);
+            if (sum_mode > 0) {
+                const int32_t s = -sum_mode * sum;
+                std::memcpy(pb + 288 + 4 * t, &s, 4);
+            } else {
+                const float s = d * float(sum);
+                std::memcpy(pb + 288 + 4 * t, &s, 4);
+            }
+        }
+    }
+}
+
+// Unsigned code of element i (0..31) of row r in a block's code area, as the kernels read it.
+enum class r16 { Q4_0, Q4_1, Q8_0, IQ4_NL };
+
+template <r16 K>
+int code_at(const uint8_t* codes, int r, int i) {
+    if constexpr (K == r16::Q8_0) {
+        return codes[64 * (i / 4) + 4 * r + (i % 4)];
+    } else {
+        const int j = (i % 16) / 4;
+        const uint8_t byte = codes[64 * j + 4 * r + (i % 4)];
+        const int nib = i < 16 ? (byte & 15) : (byte >> 4);
+        if constexpr (K == r16::IQ4_NL) return quant::k_iq4nl[nib] + 128;
+        else return nib;
+    }
+}
+
+template <r16 K>
+void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+    constexpr size_t block = K == r16::Q8_0 ? 544 : K == r16::Q4_1 ? 320 : 288;
+    constexpr size_t code_off = K == r16::Q4_1 ? 64 : 32;
+    const int64_t nb = n / QK;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const uint8_t* wg = wb + size_t(g) * size_t(nb) * block;
+        for (int64_t t = 0; t < n_tok; ++t) {
+            const uint8_t* xpan = xb + size_t(t / k_r16_panel) * size_t(nb) * k_r16_panel_block_bytes;
+            const int64_t ts = t % k_r16_panel;
+            for (int r = 0; r < k_r16_rows; ++r) {
+                const int64_t row = g * k_r16_rows + r;
+                if (row >= n_rows) break;
+                float acc = 0.0f;
+                for (int64_t b = 0; b < nb; ++b) {
+                    const uint8_t* blk = wg + size_t(b) * block;
+                    const uint8_t* xblk = xpan + size_t(b) * k_r16_panel_block_bytes;
+                    const int8_t* q = reinterpret_cast<const int8_t*>(xblk + 32 * ts);
+                    float dx;
+                    std::memcpy(&dx, xblk + 256 + 4 * ts, 4);
+                    int32_t isum = 0;
+                    for (int i = 0; i < QK; ++i) isum += code_at<K>(blk + code_off, r, i) * int32_t(q[i]);
+                    const float dw = half_at(blk, r);
+                    if constexpr (K == r16::Q4_1) {
+                        float s;
+                        std::memcpy(&s, xblk + 288 + 4 * ts, 4);
+                        acc += float(isum) * (dw * dx) + half_at(blk + 32, r) * s;
+                    } else {
+                        int32_t corr;
+                        std::memcpy(&corr, xblk + 288 + 4 * ts, 4);
+                        acc += float(isum + corr) * (dw * dx);
+                    }
+                }
+                y[t * ldy + row] = acc;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void fill_quant_r16(table& t) {
+    t.quantize_panel_q8 = quantize_panel_q8;
+    t.matmul_r16_q4_0 = matmul_r16<r16::Q4_0>;
+    t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
+    t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
+    t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
+}
+
+}  // namespace fathom::kernels::scalar
