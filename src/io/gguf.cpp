@@ -404,6 +404,9 @@ void write_impl(const std::string& path, const model_file& m, const std::functio
         if (t.ne.empty() || t.ne.size() > size_t(k_max_dims))
             fail(errc::ERRC_INVALID_ARGUMENT, path + ": tensor '" + t.name + "': " + std::to_string(t.ne.size()) +
                                                   " dimensions (1 to 4 supported)");
+        if (t.layout != weight_layout::WEIGHT_LAYOUT_ROWS)
+            fail(errc::ERRC_INVALID_ARGUMENT, path + ": tensor '" + t.name +
+                                                  "' is repacked for inference and cannot be written");
         if (!dtype_known(uint32_t(t.type)))
             fail(errc::ERRC_INVALID_ARGUMENT, path + ": tensor '" + t.name + "': unknown type id " +
                                                   std::to_string(uint32_t(t.type)));

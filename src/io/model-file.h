@@ -53,9 +53,15 @@ struct meta_value {
     std::string to_display() const;  // short human form; long arrays abbreviated ("[32000 x string]")
 };
 
+// How a tensor's bytes are arranged. Files always hold ROWS (GGUF order); inference may repack quantised matmul
+// weights at load into R16 (16 interleaved rows, see kernels/kernels.h), which only nn::matmul and nn::get_row_f32
+// read. Writers refuse R16 tensors.
+enum class weight_layout : uint8_t { WEIGHT_LAYOUT_ROWS = 0, WEIGHT_LAYOUT_R16 = 1 };
+
 struct tensor_entry {
     std::string name;           // GGUF name, e.g. "blk.0.attn_q.weight"
     dtype type = dtype::DTYPE_F32;
+    weight_layout layout = weight_layout::WEIGHT_LAYOUT_ROWS;
     std::vector<int64_t> ne;    // GGUF order: ne[0] innermost
     const void* data = nullptr; // points into a mapping or an owned buffer of the model_file
     uint64_t nbytes = 0;

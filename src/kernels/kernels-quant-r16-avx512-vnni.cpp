@@ -1,9 +1,133 @@
-// AVX512-VNNI R16 kernels (interleaved 16-row quantised weights x INT8 activation panels).
+// AVX-512 VNNI R16 kernels: 16 interleaved weight rows fill one zmm (one int32 lane per row), each vpdpbusd adds
+// four code products of all 16 rows for one token, with the token's four activation bytes broadcast from the panel.
+// Up to 8 tokens share every unpacked weight vector; integer sums restart at each 32-element block (seeded with the
+// panel's -bias * sum(codes) word) and are scaled into F32 accumulators by d_w * d_x. The panel quantiser is
+// inherited from the AVX-512 table.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() and then trip -Wuninitialized (GCC PR105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstring>
+
 #include "kernels/kernels.h"
+#include "quant/blocks.h"
 
 namespace fathom::kernels::avx512_vnni {
 
-// No avx512-vnni R16 kernels yet: the entries stay those of the level below.
-void fill_quant_r16(table&) {}
+namespace {
+
+enum class r16 { Q4_0, Q4_1, Q8_0, IQ4_NL };
+
+template <r16 K>
+constexpr size_t block_bytes() {
+    return K == r16::Q8_0 ? 544 : K == r16::Q4_1 ? 320 : 288;
+}
+
+inline __m512i bcast32(const uint8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+// One 16-row group times NT (1..8) tokens of one panel, all nb blocks; writes NT rows of 16 outputs (mask = valid
+// rows).
+template <r16 K, int NT>
+void tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int64_t ldy, __mmask16 mask) {
+    constexpr size_t BB = block_bytes<K>();
+    constexpr size_t code_off = K == r16::Q4_1 ? 64 : 32;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512i lut = _mm512_setzero_si512();
+    if constexpr (K == r16::IQ4_NL) {
+        alignas(16) int8_t v[16];
+        for (int i = 0; i < 16; ++i) v[i] = int8_t(quant::k_iq4nl[i] + 128);
+        lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(v)));
+    }
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = wg + size_t(b) * BB;
+        const uint8_t* xb = xp + size_t(b) * k_r16_panel_block_bytes;
+        const uint8_t* codes = blk + code_off;
+        __m512i s[NT];
+        for (int t = 0; t < NT; ++t) {
+            if constexpr (K == r16::Q4_1) s[t] = _mm512_setzero_si512();
+            else s[t] = bcast32(xb + 288 + 4 * t);
+        }
+        if constexpr (K == r16::Q8_0) {
+            for (int j = 0; j < 8; ++j) {
+                const __m512i v = _mm512_loadu_si512(codes + 64 * j);
+                for (int t = 0; t < NT; ++t) s[t] = _mm512_dpbusd_epi32(s[t], v, bcast32(xb + 32 * t + 4 * j));
+            }
+        } else {
+            for (int j = 0; j < 4; ++j) {
+                const __m512i v = _mm512_loadu_si512(codes + 64 * j);
+                __m512i lo = _mm512_and_si512(v, m4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                if constexpr (K == r16::IQ4_NL) {
+                    lo = _mm512_shuffle_epi8(lut, lo);
+                    hi = _mm512_shuffle_epi8(lut, hi);
+                }
+                for (int t = 0; t < NT; ++t) {
+                    s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32(xb + 32 * t + 4 * j));
+                    s[t] = _mm512_dpbusd_epi32(s[t], hi, bcast32(xb + 32 * t + 16 + 4 * j));
+                }
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        if constexpr (K == r16::Q4_1) {
+            const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+            for (int t = 0; t < NT; ++t) {
+                float dx, sx;
+                std::memcpy(&dx, xb + 256 + 4 * t, 4);
+                std::memcpy(&sx, xb + 288 + 4 * t, 4);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[t]);
+                acc[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(sx), acc[t]);
+            }
+        } else {
+            for (int t = 0; t < NT; ++t) {
+                float dx;
+                std::memcpy(&dx, xb + 256 + 4 * t, 4);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+}
+
+template <r16 K>
+void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+    using tile_fn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, __mmask16);
+    static constexpr tile_fn tiles[9] = {nullptr,       tile<K, 1>, tile<K, 2>, tile<K, 3>, tile<K, 4>,
+                                         tile<K, 5>,    tile<K, 6>, tile<K, 7>, tile<K, 8>};
+    const int64_t nb = n / quant::QK;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const size_t group_bytes = size_t(nb) * block_bytes<K>();
+    const size_t panel_bytes = size_t(nb) * k_r16_panel_block_bytes;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t rows = n_rows - g * k_r16_rows;
+        const __mmask16 mask = rows >= 16 ? __mmask16(0xffff) : __mmask16((1u << rows) - 1u);
+        for (int64_t t0 = 0; t0 < n_tok; t0 += k_r16_panel) {
+            const int64_t nt = n_tok - t0 < k_r16_panel ? n_tok - t0 : k_r16_panel;
+            tiles[nt](wb + size_t(g) * group_bytes, xb + size_t(t0 / k_r16_panel) * panel_bytes, nb,
+                      y + t0 * ldy + g * k_r16_rows, ldy, mask);
+        }
+    }
+}
+
+}  // namespace
+
+void fill_quant_r16(table& t) {
+    t.matmul_r16_q4_0 = matmul_r16<r16::Q4_0>;
+    t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
+    t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
+    t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
+}
 
 }  // namespace fathom::kernels::avx512_vnni

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/kernels.h"
+#include "nn/matmul.h"
 #include "quant/quant.h"
 
 namespace fathom {
@@ -329,6 +330,12 @@ std::unique_ptr<llama_model> llama_model::load(io::model_file file) {
     check_token("tokenizer.ggml.bos_token_id", m->hp.bos_id);
     check_token("tokenizer.ggml.eos_token_id", m->hp.eos_id);
     compute_inv_freq(b, *m);
+    // Matmul weights with an interleaved form are repacked once here (the embedding only when it is also the
+    // output head: its rows are then read back through nn::get_row_f32).
+    for (llama_layer& L : m->w.layers)
+        for (const io::tensor_entry* t : {L.wq, L.wk, L.wv, L.wo, L.w_gate, L.w_up, L.w_down})
+            nn::prepare_weight(m->file, t);
+    nn::prepare_weight(m->file, m->w.output);
     return m;
 }
 

@@ -15,6 +15,10 @@
 #include "core/tensor.h"
 #include "kernels/kernels.h"
 #include "quant/quant.h"
+#include "quant/repack.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(FATHOM_HAVE_BLAS)
 #include <cblas.h>
@@ -146,6 +150,47 @@ void matmul_quant_path(thread_pool& pool, const kernels::table& k, kernels::matm
     });
 }
 
+// R16 weights: activations are quantised into 8-token panels (in parallel), then each thread takes chunks of 16-row
+// groups and runs them over token slices of k_r16_tok_slice tokens, so a slice's panels stay in L2 (128 tokens x
+// 5632 inputs = 0.9 MB) while the group's weights stay in L1/L2 across the slice's panels.
+constexpr int64_t k_r16_tok_slice = 128;
+
+void matmul_r16_path(thread_pool& pool, const kernels::table& k, kernels::matmul_r16_fn fn, dtype w_type,
+                     const uint8_t* w, const shape& s, const float* x, int64_t ldx, int64_t n_tok, float* y,
+                     int64_t ldy, const float* bias) {
+    const int32_t sum_mode = kernels::r16_sum_mode(w_type);
+    const int64_t nb = s.n_in / quant::QK_R16;
+    const size_t panel_bytes = size_t(nb) * kernels::k_r16_panel_block_bytes;
+    const int64_t n_panels = (n_tok + kernels::k_r16_panel - 1) / kernels::k_r16_panel;
+    thread_local aligned_buffer xp_buf;  // the calling thread's; the pool's workers only read it
+    if (xp_buf.size() < panel_bytes * size_t(n_panels)) xp_buf.reset(panel_bytes * size_t(n_panels));
+    uint8_t* xp = xp_buf.as<uint8_t>();
+    auto quantize = [&](int64_t p0, int64_t p1, int) {
+        for (int64_t p = p0; p < p1; ++p) {
+            const int64_t t0 = p * kernels::k_r16_panel;
+            const int64_t nt = std::min(kernels::k_r16_panel, n_tok - t0);
+            k.quantize_panel_q8(x + t0 * ldx, ldx, nt, xp + size_t(p) * panel_bytes, s.n_in, sum_mode);
+        }
+    };
+    if (n_panels > 1) pool.parallel_for(n_panels, 1, quantize);
+    else quantize(0, n_panels, 0);
+
+    const size_t group_bytes = size_t(nb) * quant::r16_block_bytes(w_type);
+    const int64_t n_groups = (s.n_out + kernels::k_r16_rows - 1) / kernels::k_r16_rows;
+    // Decode: a few large contiguous chunks per thread (streaming); prefill: smaller chunks for balance.
+    const int64_t parts = int64_t(pool.size()) * (n_tok >= kernels::k_r16_panel ? 8 : 2);
+    const int64_t grain = std::max<int64_t>(1, n_groups / parts);
+    pool.parallel_for(n_groups, grain, [&](int64_t g0, int64_t g1, int) {
+        const int64_t r0 = g0 * kernels::k_r16_rows, r1 = std::min(s.n_out, g1 * kernels::k_r16_rows);
+        for (int64_t t0 = 0; t0 < n_tok; t0 += k_r16_tok_slice) {
+            const int64_t nt = std::min(k_r16_tok_slice, n_tok - t0);
+            fn(w + size_t(g0) * group_bytes, r1 - r0, xp + size_t(t0 / kernels::k_r16_panel) * panel_bytes, nt,
+               y + t0 * ldy + r0, ldy, s.n_in);
+        }
+        if (bias) add_bias(bias, y, ldy, n_tok, r0, r1);
+    });
+}
+
 #if defined(FATHOM_HAVE_BLAS)
 // Largest row panel per sgemm call, and the n_in slice of converted (F16/BF16, unaligned F32) panels: 1024 x 256
 // F32 = 1 MiB, so a converted slice is still in L2 when sgemm packs it. Before slicing, converted panels were
@@ -273,6 +318,15 @@ void blas_setup() {}
 void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
             int64_t ldy, const float* bias) {
     const kernels::table& k = kernels::active();
+    if (w.layout == io::weight_layout::WEIGHT_LAYOUT_R16) {
+        kernels::matmul_r16_fn rfn = kernels::matmul_r16_for(k, w.type);
+        if (!rfn || !k.quantize_panel_q8)
+            fail(errc::ERRC_UNSUPPORTED, "tensor '" + w.name + "': no R16 kernel for weight type " + dtype_name(w.type));
+        const shape s = weight_shape(w);
+        if (n_tok <= 0 || s.n_out <= 0) return;
+        matmul_r16_path(pool, k, rfn, w.type, static_cast<const uint8_t*>(w.data), s, x, ldx, n_tok, y, ldy, bias);
+        return;
+    }
     if (kernels::matmul_rows_q_fn qfn = kernels::matmul_rows_q_for(k, w.type)) {
         const shape s = weight_shape(w);
         if (n_tok <= 0 || s.n_out <= 0) return;
@@ -303,6 +357,44 @@ void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_
     matmul_kernel_path(pool, fn, wb, s, x, ldx, n_tok, y, ldy, bias);
 }
 
+namespace {
+// Drops the process's pages of [p, p + n) when they belong to a read-only file mapping (only whole pages inside the
+// range): the data lives on in the repacked copy, and the file stays mapped for the other tensors.
+void release_mapped_range(const io::model_file& f, const void* p, size_t n) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    for (const auto& m : f.maps) {
+        if (!m || b < m->data() || b + n > m->data() + m->size()) continue;
+        const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+        const uintptr_t lo = (uintptr_t(b) + page - 1) / page * page, hi = (uintptr_t(b) + n) / page * page;
+        if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+        return;
+    }
+}
+std::atomic<bool> g_repack_enabled{[] {
+    const char* e = std::getenv("FATHOM_REPACK");
+    return !(e && std::strcmp(e, "0") == 0);
+}()};
+}  // namespace
+
+void set_repack_enabled(bool on) { g_repack_enabled.store(on, std::memory_order_relaxed); }
+
+bool prepare_weight(io::model_file& f, const io::tensor_entry* bound) {
+    if (!bound || !g_repack_enabled.load(std::memory_order_relaxed)) return false;
+    io::tensor_entry& t = f.tensors[size_t(bound - f.tensors.data())];
+    if (t.layout == io::weight_layout::WEIGHT_LAYOUT_R16) return true;
+    const kernels::table& k = kernels::active();
+    if (!kernels::matmul_r16_for(k, t.type) || !k.quantize_panel_q8 || t.ne.size() < 2) return false;
+    const shape s = weight_shape(t);
+    if (s.n_in % quant::QK_R16 != 0 || s.n_out <= 0) return false;
+    auto buf = std::make_shared<aligned_buffer>(quant::r16_bytes(t.type, s.n_out, s.n_in));
+    quant::repack_r16(t.type, t.data, s.row_bytes, s.n_out, s.n_in, buf->data());
+    release_mapped_range(f, t.data, size_t(t.nbytes));
+    t.data = buf->data();
+    t.layout = io::weight_layout::WEIGHT_LAYOUT_R16;
+    f.owned.push_back(std::move(buf));
+    return true;
+}
+
 void set_blas_min_tokens(int64_t n) { g_blas_min_tokens_override.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 int64_t blas_min_tokens(dtype w) {
     const int64_t o = g_blas_min_tokens_override.load(std::memory_order_relaxed);
@@ -321,6 +413,13 @@ void get_row_f32(const io::tensor_entry& w, int64_t row, float* out) {
     if (row < 0 || row >= s.n_out)
         fail(errc::ERRC_INVALID_ARGUMENT,
              "tensor '" + w.name + "': row " + std::to_string(row) + " out of range (" + std::to_string(s.n_out) + " rows)");
+    if (w.layout == io::weight_layout::WEIGHT_LAYOUT_R16) {
+        thread_local std::vector<uint8_t> tmp;
+        tmp.resize(s.row_bytes);
+        quant::unpack_r16_row(w.type, w.data, row, s.n_in, tmp.data());
+        quant::dequantize_row(w.type, tmp.data(), out, s.n_in);
+        return;
+    }
     const uint8_t* src = static_cast<const uint8_t*>(w.data) + size_t(row) * s.row_bytes;
     const kernels::table& k = kernels::active();
     switch (w.type) {

@@ -16,6 +16,14 @@ namespace fathom::nn {
 void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
             int64_t ldy, const float* bias = nullptr);
 
+// Readies a bound matmul weight of f for inference: Q4_0, Q4_1, Q8_0 and IQ4_NL weights are repacked into the R16
+// layout (an owned buffer of the same size; the file's pages for the tensor are released) when the kernel table
+// has R16 kernels for the type. Returns true when repacked. FATHOM_REPACK=0 in the environment turns it off.
+// Idempotent; the tensor must not be written to a file afterwards.
+bool prepare_weight(io::model_file& f, const io::tensor_entry* w);
+// Turns repacking in prepare_weight on or off for models loaded from now on (tests compare both layouts).
+void set_repack_enabled(bool on);
+
 // Token count from which matmul() takes the BLAS path (F32 sgemm, F16/BF16 via converted row panels); below it the
 // kernel table's matmul_rows is used. Defaults depend on the weight type. For tests and tuning: n > 0 forces one
 // threshold for every type, n <= 0 restores the defaults. No effect without BLAS.
