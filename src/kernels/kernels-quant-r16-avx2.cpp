@@ -1,9 +1,283 @@
-// AVX2 R16 kernels (interleaved 16-row quantised weights x INT8 activation panels).
+// AVX2 (+FMA, F16C) R16 kernels: the activation panel quantiser (bit-exact with the scalar one) and the 16-row
+// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL matmuls. A YMM holds 4 code bytes of 8 rows (half a group), so lane r of
+// every int32 / F32 vector is one row; dot products by maddubs + madd against 4 broadcast activation bytes, each
+// unpacked weight vector reused for up to 4 tokens of a panel (sixteen YMM registers).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
 #include "kernels/kernels.h"
+#include "quant/blocks.h"
 
 namespace fathom::kernels::avx2 {
 
-// No avx2 R16 kernels yet: the entries stay those of the level below.
-void fill_quant_r16(table&) {}
+namespace {
+
+using quant::QK;
+constexpr size_t k_pb = k_r16_panel_block_bytes;
+
+inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+inline float load_f32(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i bcast32(const uint8_t* p) { return _mm256_set1_epi32(int(load_u32(p))); }
+
+// ---- activation panel quantiser
+
+// As the scalar reference, per token and block: amax = max|x| with NaN left out (maxps returns its second operand
+// when either is NaN), d = amax / 127, id = 127 / amax (0 when amax is 0), code = round-to-nearest-even(x * id)
+// converted to int32 and cut to 8 bits, which is what the reference's int8_t(nearbyint(.)) compiles to on x86: a
+// product that is NaN or outside the int32 range (only from non-finite input or an infinite id) gives code 0.
+void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, int64_t n, int32_t sum_mode) {
+    uint8_t* p = static_cast<uint8_t*>(panel);
+    const int64_t nb = n / QK;
+    const int nt = int(std::clamp<int64_t>(n_tok, 0, k_r16_panel));
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i bad = _mm256_set1_epi32(INT_MIN);
+    for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* pb = p + size_t(b) * k_pb;
+        for (int t = 0; t < nt; ++t) {
+            const float* xb = x + t * ldx + b * QK;
+            __m256 v[4];
+            for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
+            __m256 m = _mm256_setzero_ps();
+            for (int i = 0; i < 4; ++i) m = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), m);
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+            const float amax = _mm_cvtss_f32(m4);
+            const float d = amax / 127.0f;
+            const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+            const __m256 idv = _mm256_set1_ps(id);
+            __m256i q[4];
+            for (int i = 0; i < 4; ++i) {
+                q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], idv));  // MXCSR default: to nearest even
+                q[i] = _mm256_andnot_si256(_mm256_cmpeq_epi32(q[i], bad), q[i]);
+            }
+            const __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+            const int32_t sum = _mm_cvtsi128_si32(s4);
+            // every code is within [-127, 127] now, so the saturating packs are exact; they interleave the 128-bit
+            // lanes as [q0lo q1lo q2lo q3lo | q0hi q1hi q2hi q3hi] in 4-byte groups
+            const __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(pb + 32 * t),
+                                _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+            std::memcpy(pb + 256 + 4 * t, &d, 4);
+            if (sum_mode > 0) {
+                const int32_t sw = -sum_mode * sum;
+                std::memcpy(pb + 288 + 4 * t, &sw, 4);
+            } else {
+                const float sw = d * float(sum);
+                std::memcpy(pb + 288 + 4 * t, &sw, 4);
+            }
+        }
+        for (int t = nt; t < k_r16_panel; ++t) {
+            std::memset(pb + 32 * t, 0, 32);
+            std::memset(pb + 256 + 4 * t, 0, 4);
+            std::memset(pb + 288 + 4 * t, 0, 4);
+        }
+    }
+}
+
+// ---- matmuls
+
+enum class r16 { Q4_0, Q4_1, Q8_0, IQ4_NL };
+
+template <r16 K>
+constexpr size_t block_bytes() { return K == r16::Q8_0 ? 544 : K == r16::Q4_1 ? 320 : 288; }
+template <r16 K>
+constexpr size_t code_offset() { return K == r16::Q4_1 ? 64 : 32; }
+
+// H halves of a group (8 rows each, starting at half h0) times T tokens of a panel (starting at slot t0).
+// maddubs multiplies unsigned by signed bytes and adds pairs into int16 with saturation.
+// Q4_0 / Q4_1: nibble codes 0..15 times activation codes (|q| <= 127, 128 allowed): a pair is at most 3840, so the
+// eight maddubs of a block add up in int16 (at most 30720) before one madd to int32. The Q4_0 offset comes from the
+// panel's sum word (-8 * sum of the codes).
+// Q8_0 / IQ4_NL: the signed weight value w (codes XOR 0x80, or the IQ4_NL level) as |w| times sign(x, w); a pair
+// is at most 2 * 128 * 127 (activation codes must stay within +-127, as the quantiser writes them), and each maddubs
+// goes through madd to int32 at once. The panel's sum word is not needed.
+template <r16 K, int H, int T>
+void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, float* y, int64_t ldy, int valid,
+          const uint8_t* pf) {
+    constexpr size_t bb = block_bytes<K>();
+    constexpr size_t co = code_offset<K>();
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[H][T];
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = wg + size_t(b) * bb;
+        const uint8_t* codes = blk + co + 32 * h0;
+        const uint8_t* xb = xp + size_t(b) * k_pb + 32 * t0;        // codes of token slot t0
+        const uint8_t* xd = xp + size_t(b) * k_pb + 256 + 4 * t0;  // its scale, then (+32) its sum word
+        if (pf) {
+            for (size_t o = 0; o < bb; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(b) * bb + o), _MM_HINT_T0);
+        }
+        __m256i isum[H][T];
+        for (int h = 0; h < H; ++h)
+            for (int t = 0; t < T; ++t) isum[h][t] = _mm256_setzero_si256();
+        if constexpr (K == r16::Q4_0 || K == r16::Q4_1) {
+            for (int j = 0; j < 4; ++j) {
+                __m256i lo[H], hi[H];
+                for (int h = 0; h < H; ++h) {
+                    const __m256i v = load256(codes + 64 * j + 32 * h);
+                    lo[h] = _mm256_and_si256(v, m4);
+                    hi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                }
+                for (int t = 0; t < T; ++t) {
+                    const __m256i xl = bcast32(xb + 32 * t + 4 * j);
+                    const __m256i xh = bcast32(xb + 32 * t + 16 + 4 * j);
+                    for (int h = 0; h < H; ++h) {
+                        const __m256i pl = _mm256_maddubs_epi16(lo[h], xl);
+                        const __m256i ph = _mm256_maddubs_epi16(hi[h], xh);
+                        isum[h][t] = _mm256_add_epi16(isum[h][t], _mm256_add_epi16(pl, ph));
+                    }
+                }
+            }
+            for (int t = 0; t < T; ++t) {
+                const __m256i corr = K == r16::Q4_0 ? bcast32(xd + 32 + 4 * t) : _mm256_setzero_si256();
+                for (int h = 0; h < H; ++h) {
+                    isum[h][t] = _mm256_madd_epi16(isum[h][t], ones);
+                    if constexpr (K == r16::Q4_0) isum[h][t] = _mm256_add_epi32(isum[h][t], corr);
+                }
+            }
+        } else if constexpr (K == r16::Q8_0) {
+            const __m256i flip = _mm256_set1_epi8(char(0x80));
+            for (int j = 0; j < 8; ++j) {
+                __m256i w[H], a[H];
+                for (int h = 0; h < H; ++h) {
+                    w[h] = _mm256_xor_si256(load256(codes + 64 * j + 32 * h), flip);
+                    a[h] = _mm256_abs_epi8(w[h]);
+                }
+                for (int t = 0; t < T; ++t) {
+                    const __m256i xv = bcast32(xb + 32 * t + 4 * j);
+                    for (int h = 0; h < H; ++h) {
+                        const __m256i p = _mm256_maddubs_epi16(a[h], _mm256_sign_epi8(xv, w[h]));
+                        isum[h][t] = _mm256_add_epi32(isum[h][t], _mm256_madd_epi16(p, ones));
+                    }
+                }
+            }
+        } else {
+            const __m256i levels =
+                _mm256_broadcastsi128_si256(load128(reinterpret_cast<const uint8_t*>(quant::k_iq4nl)));
+            for (int j = 0; j < 4; ++j) {
+                __m256i wl[H], wh[H], al[H], ah[H];
+                for (int h = 0; h < H; ++h) {
+                    const __m256i v = load256(codes + 64 * j + 32 * h);
+                    wl[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, m4));
+                    wh[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+                    al[h] = _mm256_abs_epi8(wl[h]);
+                    ah[h] = _mm256_abs_epi8(wh[h]);
+                }
+                for (int t = 0; t < T; ++t) {
+                    const __m256i xl = bcast32(xb + 32 * t + 4 * j);
+                    const __m256i xh = bcast32(xb + 32 * t + 16 + 4 * j);
+                    for (int h = 0; h < H; ++h) {
+                        const __m256i pl = _mm256_maddubs_epi16(al[h], _mm256_sign_epi8(xl, wl[h]));
+                        const __m256i ph = _mm256_maddubs_epi16(ah[h], _mm256_sign_epi8(xh, wh[h]));
+                        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
+                        isum[h][t] = _mm256_add_epi32(isum[h][t], s);
+                    }
+                }
+            }
+        }
+        __m256 dw[H];
+        for (int h = 0; h < H; ++h) dw[h] = _mm256_cvtph_ps(load128(blk + 16 * (h0 + h)));
+        for (int t = 0; t < T; ++t) {
+            const __m256 dx = _mm256_set1_ps(load_f32(xd + 4 * t));
+            for (int h = 0; h < H; ++h)
+                acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h][t]), _mm256_mul_ps(dw[h], dx), acc[h][t]);
+        }
+        if constexpr (K == r16::Q4_1) {
+            for (int h = 0; h < H; ++h) {
+                const __m256 dm = _mm256_cvtph_ps(load128(blk + 32 + 16 * (h0 + h)));
+                for (int t = 0; t < T; ++t)
+                    acc[h][t] = _mm256_fmadd_ps(dm, _mm256_set1_ps(load_f32(xd + 32 + 4 * t)), acc[h][t]);
+            }
+        }
+    }
+    for (int h = 0; h < H; ++h) {
+        const int rows = std::min(8, valid - 8 * (h0 + h));
+        float* yh = y + 8 * (h0 + h);
+        if (rows >= 8) {
+            for (int t = 0; t < T; ++t) _mm256_storeu_ps(yh + t * ldy, acc[h][t]);
+        } else {
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            for (int t = 0; t < T; ++t) _mm256_maskstore_ps(yh + t * ldy, mask, acc[h][t]);
+        }
+    }
+}
+
+// Up to 4 tokens of a panel (starting at slot t0) over the half h0 of a group.
+template <r16 K>
+void half_tokens(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int nt, int64_t nb, float* y, int64_t ldy,
+                 int valid, const uint8_t* pf) {
+    float* yt = y + t0 * ldy;
+    switch (nt) {
+        case 1: tile<K, 1, 1>(wg, h0, xp, t0, nb, yt, ldy, valid, pf); break;
+        case 2: tile<K, 1, 2>(wg, h0, xp, t0, nb, yt, ldy, valid, pf); break;
+        case 3: tile<K, 1, 3>(wg, h0, xp, t0, nb, yt, ldy, valid, pf); break;
+        default: tile<K, 1, 4>(wg, h0, xp, t0, nb, yt, ldy, valid, pf); break;
+    }
+}
+
+// Groups of 16 rows, each over every panel (its weights stay in L1/L2 for the panels after the first), each panel
+// block by block: one token takes both halves of the group at once, more tokens go in tiles of up to 4 tokens over
+// one half. The first pass over a group prefetches the next group's weights.
+template <r16 K>
+void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+    if (n_rows <= 0 || n_tok <= 0) return;
+    constexpr size_t bb = block_bytes<K>();
+    const int64_t nb = n / QK;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const size_t group_bytes = size_t(nb) * bb, panel_bytes = size_t(nb) * k_pb;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const uint8_t* wg = wb + size_t(g) * group_bytes;
+        const int valid = int(std::min<int64_t>(k_r16_rows, n_rows - g * k_r16_rows));
+        const int halves = valid > 8 ? 2 : 1;
+        const uint8_t* next = g + 1 < groups ? wg + group_bytes : nullptr;
+        for (int64_t p0 = 0; p0 < n_tok; p0 += k_r16_panel) {
+            const uint8_t* xpan = xb + size_t(p0 / k_r16_panel) * panel_bytes;
+            float* yp = y + p0 * ldy + g * k_r16_rows;
+            const int nt = int(std::min<int64_t>(k_r16_panel, n_tok - p0));
+            const uint8_t* pf = p0 == 0 ? next : nullptr;
+            if (nt == 1) {
+                if (halves == 2) tile<K, 2, 1>(wg, 0, xpan, 0, nb, yp, ldy, valid, pf);
+                else tile<K, 1, 1>(wg, 0, xpan, 0, nb, yp, ldy, valid, pf);
+                continue;
+            }
+            for (int h = 0; h < halves; ++h) {
+                half_tokens<K>(wg, h, xpan, 0, std::min(nt, 4), nb, yp, ldy, valid, h == 0 ? pf : nullptr);
+                if (nt > 4) half_tokens<K>(wg, h, xpan, 4, nt - 4, nb, yp, ldy, valid, nullptr);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void fill_quant_r16(table& t) {
+    t.quantize_panel_q8 = quantize_panel_q8;
+    t.matmul_r16_q4_0 = matmul_r16<r16::Q4_0>;
+    t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
+    t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
+    t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
+}
 
 }  // namespace fathom::kernels::avx2

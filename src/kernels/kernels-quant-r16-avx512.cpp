@@ -1,9 +1,242 @@
-// AVX512 R16 kernels (interleaved 16-row quantised weights x INT8 activation panels).
+// AVX-512 (F/BW/VL/DQ) R16 kernels: the activation panel quantiser (bit-exact with the scalar one) and the 16-row
+// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL matmuls. One ZMM holds 4 code bytes of each of a group's 16 rows, so lane r
+// of every int32 / F32 vector is row r; dot products by maddubs + madd against 4 broadcast activation bytes, each
+// unpacked weight vector reused for all tokens of a panel.
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() and then trip -Wuninitialized (GCC PR105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
 #include "kernels/kernels.h"
+#include "quant/blocks.h"
 
 namespace fathom::kernels::avx512 {
 
-// No avx512 R16 kernels yet: the entries stay those of the level below.
-void fill_quant_r16(table&) {}
+namespace {
+
+using quant::QK;
+constexpr size_t k_pb = k_r16_panel_block_bytes;
+
+inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+inline float load_f32(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+inline __m512i load512(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __m512i bcast32(const uint8_t* p) { return _mm512_set1_epi32(int(load_u32(p))); }
+
+// ---- activation panel quantiser
+
+inline float hmax(__m512 v) {
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm512_max_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm512_cvtss_f32(v);
+}
+inline int32_t hsum_epi32(__m512i v) {
+    __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s4);
+}
+
+// As the scalar reference, per token and block: amax = max|x| with NaN left out (maxps returns its second operand
+// when either is NaN), d = amax / 127, id = 127 / amax (0 when amax is 0), code = round-to-nearest-even(x * id)
+// converted to int32 and cut to 8 bits, which is what the reference's int8_t(nearbyint(.)) compiles to on x86: a
+// product that is NaN or outside the int32 range (only from non-finite input or an infinite id) gives code 0.
+void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, int64_t n, int32_t sum_mode) {
+    uint8_t* p = static_cast<uint8_t*>(panel);
+    const int64_t nb = n / QK;
+    const int nt = int(std::clamp<int64_t>(n_tok, 0, k_r16_panel));
+    const __m512i bad = _mm512_set1_epi32(INT_MIN);
+    for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* pb = p + size_t(b) * k_pb;
+        for (int t = 0; t < nt; ++t) {
+            const float* xb = x + t * ldx + b * QK;
+            const __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+            const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
+            const float amax = hmax(m);
+            const float d = amax / 127.0f;
+            const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+            const __m512 idv = _mm512_set1_ps(id);
+            __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));  // MXCSR default: to nearest even
+            __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
+            q0 = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(q0, bad), q0);
+            q1 = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(q1, bad), q1);
+            const int32_t sum = hsum_epi32(_mm512_add_epi32(q0, q1));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(pb + 32 * t), _mm512_cvtepi32_epi8(q0));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(pb + 32 * t + 16), _mm512_cvtepi32_epi8(q1));
+            std::memcpy(pb + 256 + 4 * t, &d, 4);
+            if (sum_mode > 0) {
+                const int32_t s = -sum_mode * sum;
+                std::memcpy(pb + 288 + 4 * t, &s, 4);
+            } else {
+                const float s = d * float(sum);
+                std::memcpy(pb + 288 + 4 * t, &s, 4);
+            }
+        }
+        for (int t = nt; t < k_r16_panel; ++t) {
+            std::memset(pb + 32 * t, 0, 32);
+            std::memset(pb + 256 + 4 * t, 0, 4);
+            std::memset(pb + 288 + 4 * t, 0, 4);
+        }
+    }
+}
+
+// ---- matmuls
+
+enum class r16 { Q4_0, Q4_1, Q8_0, IQ4_NL };
+
+template <r16 K>
+constexpr size_t block_bytes() { return K == r16::Q8_0 ? 544 : K == r16::Q4_1 ? 320 : 288; }
+template <r16 K>
+constexpr size_t code_offset() { return K == r16::Q4_1 ? 64 : 32; }
+
+// maddubs multiplies unsigned by signed bytes and adds pairs into int16 with saturation.
+// Q4_0 / Q4_1: nibble codes 0..15 times activation codes (|q| <= 127, 128 allowed): a pair is at most 3840, so the
+// eight maddubs of a block add up in int16 (at most 30720) before one madd to int32. The Q4_0 offset comes from the
+// panel's sum word (-8 * sum of the codes).
+// Q8_0 / IQ4_NL: the signed weight value w (codes XOR 0x80, or the IQ4_NL level) as |w| times x negated where w < 0;
+// a pair is at most 2 * 128 * 127 (activation codes must stay within +-127, as the quantiser writes them), and each
+// maddubs goes through madd to int32 at once. The panel's sum word is not needed.
+template <r16 K, int T>
+void panel_tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int64_t ldy, __mmask16 rows,
+                const uint8_t* pf) {
+    constexpr size_t bb = block_bytes<K>();
+    constexpr size_t co = code_offset<K>();
+    const __m512i ones = _mm512_set1_epi16(1);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = wg + size_t(b) * bb;
+        const uint8_t* xb = xp + size_t(b) * k_pb;
+        if (pf) {
+            for (size_t o = 0; o < bb; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(b) * bb + o), _MM_HINT_T0);
+        }
+        __m512i isum[T];
+        if constexpr (K == r16::Q4_0 || K == r16::Q4_1) {
+            for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+            for (int j = 0; j < 4; ++j) {
+                const __m512i v = load512(blk + co + 64 * j);
+                const __m512i lo = _mm512_and_si512(v, m4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                for (int t = 0; t < T; ++t) {
+                    const __m512i pl = _mm512_maddubs_epi16(lo, bcast32(xb + 32 * t + 4 * j));
+                    const __m512i ph = _mm512_maddubs_epi16(hi, bcast32(xb + 32 * t + 16 + 4 * j));
+                    isum[t] = _mm512_add_epi16(isum[t], _mm512_add_epi16(pl, ph));
+                }
+            }
+            for (int t = 0; t < T; ++t) {
+                isum[t] = _mm512_madd_epi16(isum[t], ones);
+                if constexpr (K == r16::Q4_0) isum[t] = _mm512_add_epi32(isum[t], bcast32(xb + 288 + 4 * t));
+            }
+        } else if constexpr (K == r16::Q8_0) {
+            for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+            const __m512i flip = _mm512_set1_epi8(char(0x80));
+            for (int j = 0; j < 8; ++j) {
+                const __m512i w = _mm512_xor_si512(load512(blk + co + 64 * j), flip);
+                const __m512i a = _mm512_abs_epi8(w);
+                const __mmask64 neg = _mm512_movepi8_mask(w);
+                for (int t = 0; t < T; ++t) {
+                    const __m512i xv = bcast32(xb + 32 * t + 4 * j);
+                    const __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_madd_epi16(_mm512_maddubs_epi16(a, xs), ones));
+                }
+            }
+        } else {
+            for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+            const __m512i levels = _mm512_broadcast_i32x4(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::k_iq4nl)));
+            for (int j = 0; j < 4; ++j) {
+                const __m512i v = load512(blk + co + 64 * j);
+                const __m512i wl = _mm512_shuffle_epi8(levels, _mm512_and_si512(v, m4));
+                const __m512i wh = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+                const __m512i al = _mm512_abs_epi8(wl), ah = _mm512_abs_epi8(wh);
+                const __mmask64 nl = _mm512_movepi8_mask(wl), nh = _mm512_movepi8_mask(wh);
+                for (int t = 0; t < T; ++t) {
+                    const __m512i xl = bcast32(xb + 32 * t + 4 * j);
+                    const __m512i xh = bcast32(xb + 32 * t + 16 + 4 * j);
+                    const __m512i sl = _mm512_mask_sub_epi8(xl, nl, _mm512_setzero_si512(), xl);
+                    const __m512i sh = _mm512_mask_sub_epi8(xh, nh, _mm512_setzero_si512(), xh);
+                    const __m512i pl = _mm512_madd_epi16(_mm512_maddubs_epi16(al, sl), ones);
+                    const __m512i ph = _mm512_madd_epi16(_mm512_maddubs_epi16(ah, sh), ones);
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(pl, ph));
+                }
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        for (int t = 0; t < T; ++t) {
+            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(load_f32(xb + 256 + 4 * t)));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, acc[t]);
+        }
+        if constexpr (K == r16::Q4_1) {
+            const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+            for (int t = 0; t < T; ++t)
+                acc[t] = _mm512_fmadd_ps(dm, _mm512_set1_ps(load_f32(xb + 288 + 4 * t)), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
+}
+
+// Groups of 16 rows, each over every panel (its weights stay in L1/L2 for the panels after the first), each panel
+// block by block. The first panel of a group prefetches the next group's weights.
+template <r16 K>
+void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+    if (n_rows <= 0 || n_tok <= 0) return;
+    constexpr size_t bb = block_bytes<K>();
+    const int64_t nb = n / QK;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const size_t group_bytes = size_t(nb) * bb, panel_bytes = size_t(nb) * k_pb;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const uint8_t* wg = wb + size_t(g) * group_bytes;
+        const int64_t valid = std::min<int64_t>(k_r16_rows, n_rows - g * k_r16_rows);
+        const __mmask16 rows = __mmask16((1u << valid) - 1u);
+        const uint8_t* next = g + 1 < groups ? wg + group_bytes : nullptr;
+        for (int64_t t0 = 0; t0 < n_tok; t0 += k_r16_panel) {
+            const uint8_t* xpan = xb + size_t(t0 / k_r16_panel) * panel_bytes;
+            float* yp = y + t0 * ldy + g * k_r16_rows;
+            const uint8_t* pf = t0 == 0 ? next : nullptr;
+            switch (std::min<int64_t>(k_r16_panel, n_tok - t0)) {
+                case 1: panel_tile<K, 1>(wg, xpan, nb, yp, ldy, rows, pf); break;
+                case 2: panel_tile<K, 2>(wg, xpan, nb, yp, ldy, rows, pf); break;
+                case 3: panel_tile<K, 3>(wg, xpan, nb, yp, ldy, rows, pf); break;
+                case 4: panel_tile<K, 4>(wg, xpan, nb, yp, ldy, rows, pf); break;
+                case 5: panel_tile<K, 5>(wg, xpan, nb, yp, ldy, rows, pf); break;
+                case 6: panel_tile<K, 6>(wg, xpan, nb, yp, ldy, rows, pf); break;
+                case 7: panel_tile<K, 7>(wg, xpan, nb, yp, ldy, rows, pf); break;
+                default: panel_tile<K, 8>(wg, xpan, nb, yp, ldy, rows, pf); break;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void fill_quant_r16(table& t) {
+    t.quantize_panel_q8 = quantize_panel_q8;
+    t.matmul_r16_q4_0 = matmul_r16<r16::Q4_0>;
+    t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
+    t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
+    t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
+}
 
 }  // namespace fathom::kernels::avx512
