@@ -23,6 +23,10 @@ namespace {
 
 enum class r16 { Q4_0, Q4_1, Q8_0, IQ4_NL };
 
+// Decode prefetch distance: 1536 bytes (5-6 blocks) ahead. Measured on tinyllama Q4_0, 1 thread, tg32: 13.0 and
+// 10.8 t/s without, 14.1 and 16.3 t/s with (row-layout kernels 14.5-15.2 t/s in the same minutes).
+constexpr size_t k_prefetch = 1536;
+
 template <r16 K>
 constexpr size_t block_bytes() {
     return K == r16::Q8_0 ? 544 : K == r16::Q4_1 ? 320 : 288;
@@ -53,6 +57,10 @@ void tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int64_t ld
         const uint8_t* blk = wg + size_t(b) * BB;
         const uint8_t* xb = xp + size_t(b) * k_r16_panel_block_bytes;
         const uint8_t* codes = blk + code_off;
+        if constexpr (NT <= 2) {  // decode: weights stream from memory once; ask for them well ahead
+            for (size_t o = 0; o < BB; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(blk + k_prefetch + o), _MM_HINT_T0);
+        }
         __m512i s[NT];
         for (int t = 0; t < NT; ++t) {
             if constexpr (K == r16::Q4_1) s[t] = _mm512_setzero_si512();
