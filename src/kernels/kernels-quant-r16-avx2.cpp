@@ -31,6 +31,9 @@ inline float load_f32(const uint8_t* p) {
 inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256i bcast32(const uint8_t* p) { return _mm256_set1_epi32(int(load_u32(p))); }
+// An opaque step in an integer accumulation chain: the compiler may not reassociate the adds across it. Without it
+// GCC rebalances each block's chain of maddubs sums into a tree, keeps every product live at once and spills.
+inline void chain(__m256i& v) { __asm__("" : "+x"(v)); }
 
 // ---- activation panel quantiser
 
@@ -125,7 +128,7 @@ void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, floa
         const uint8_t* xd = xp + size_t(b) * k_pb + 256 + 4 * t0;  // its scale, then (+32) its sum word
         if (pf) {
             for (size_t o = 0; o < bb; o += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(b) * bb + o), _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(b) * bb + o), _MM_HINT_T1);
         }
         __m256i isum[H][T];
         for (int h = 0; h < H; ++h)
@@ -145,6 +148,7 @@ void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, floa
                         const __m256i pl = _mm256_maddubs_epi16(lo[h], xl);
                         const __m256i ph = _mm256_maddubs_epi16(hi[h], xh);
                         isum[h][t] = _mm256_add_epi16(isum[h][t], _mm256_add_epi16(pl, ph));
+                        chain(isum[h][t]);
                     }
                 }
             }
@@ -168,6 +172,7 @@ void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, floa
                     for (int h = 0; h < H; ++h) {
                         const __m256i p = _mm256_maddubs_epi16(a[h], _mm256_sign_epi8(xv, w[h]));
                         isum[h][t] = _mm256_add_epi32(isum[h][t], _mm256_madd_epi16(p, ones));
+                        chain(isum[h][t]);
                     }
                 }
             }
@@ -191,6 +196,7 @@ void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, floa
                         const __m256i ph = _mm256_maddubs_epi16(ah[h], _mm256_sign_epi8(xh, wh[h]));
                         const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
                         isum[h][t] = _mm256_add_epi32(isum[h][t], s);
+                        chain(isum[h][t]);
                     }
                 }
             }
@@ -237,7 +243,8 @@ void half_tokens(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int nt, i
 
 // Groups of 16 rows, each over every panel (its weights stay in L1/L2 for the panels after the first), each panel
 // block by block: one token takes both halves of the group at once, more tokens go in tiles of up to 4 tokens over
-// one half. The first pass over a group prefetches the next group's weights.
+// one half. The first pass over a group prefetches the next group's weights into L2, block for block (one group ahead
+// covers DRAM latency in decode; L1 would not hold a group of a long row).
 template <r16 K>
 void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
     if (n_rows <= 0 || n_tok <= 0) return;

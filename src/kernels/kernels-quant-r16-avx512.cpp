@@ -37,6 +37,9 @@ inline float load_f32(const uint8_t* p) {
 }
 inline __m512i load512(const uint8_t* p) { return _mm512_loadu_si512(p); }
 inline __m512i bcast32(const uint8_t* p) { return _mm512_set1_epi32(int(load_u32(p))); }
+// An opaque step in an integer accumulation chain: the compiler may not reassociate the adds across it. Without it
+// GCC rebalances each block's chain of maddubs sums into a tree, keeps every product live at once and spills.
+inline void chain(__m512i& v) { __asm__("" : "+v"(v)); }
 
 // ---- activation panel quantiser
 
@@ -128,7 +131,7 @@ void panel_tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int6
         const uint8_t* xb = xp + size_t(b) * k_pb;
         if (pf) {
             for (size_t o = 0; o < bb; o += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(b) * bb + o), _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(b) * bb + o), _MM_HINT_T1);
         }
         __m512i isum[T];
         if constexpr (K == r16::Q4_0 || K == r16::Q4_1) {
@@ -141,6 +144,7 @@ void panel_tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int6
                     const __m512i pl = _mm512_maddubs_epi16(lo, bcast32(xb + 32 * t + 4 * j));
                     const __m512i ph = _mm512_maddubs_epi16(hi, bcast32(xb + 32 * t + 16 + 4 * j));
                     isum[t] = _mm512_add_epi16(isum[t], _mm512_add_epi16(pl, ph));
+                    chain(isum[t]);
                 }
             }
             for (int t = 0; t < T; ++t) {
@@ -158,6 +162,7 @@ void panel_tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int6
                     const __m512i xv = bcast32(xb + 32 * t + 4 * j);
                     const __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_madd_epi16(_mm512_maddubs_epi16(a, xs), ones));
+                    chain(isum[t]);
                 }
             }
         } else {
@@ -178,6 +183,7 @@ void panel_tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int6
                     const __m512i pl = _mm512_madd_epi16(_mm512_maddubs_epi16(al, sl), ones);
                     const __m512i ph = _mm512_madd_epi16(_mm512_maddubs_epi16(ah, sh), ones);
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(pl, ph));
+                    chain(isum[t]);
                 }
             }
         }
@@ -196,7 +202,8 @@ void panel_tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int6
 }
 
 // Groups of 16 rows, each over every panel (its weights stay in L1/L2 for the panels after the first), each panel
-// block by block. The first panel of a group prefetches the next group's weights.
+// block by block. The first panel of a group prefetches the next group's weights into L2, block for block (one group
+// ahead covers DRAM latency in decode; L1 would not hold a group of a long row).
 template <r16 K>
 void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
     if (n_rows <= 0 || n_tok <= 0) return;
