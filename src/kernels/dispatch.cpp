@@ -245,6 +245,7 @@ matmul_r16_fn matmul_r16_for(const table& t, dtype w) {
         case dtype::DTYPE_Q4_1: return t.matmul_r16_q4_1;
         case dtype::DTYPE_Q8_0: return t.matmul_r16_q8_0;
         case dtype::DTYPE_IQ4_NL: return t.matmul_r16_iq4_nl;
+        case dtype::DTYPE_Q4_K: return t.matmul_r16_q4_k;
         default: return nullptr;
     }
 }
@@ -252,7 +253,8 @@ matmul_r16_fn matmul_r16_for(const table& t, dtype w) {
 int32_t r16_sum_mode(dtype w) {
     switch (w) {
         case dtype::DTYPE_Q4_0: return 8;
-        case dtype::DTYPE_Q4_1: return 0;
+        case dtype::DTYPE_Q4_1:
+        case dtype::DTYPE_Q4_K: return 0;
         case dtype::DTYPE_Q8_0:
         case dtype::DTYPE_IQ4_NL: return 128;
         default: return -1;

@@ -1,4 +1,4 @@
-// AVX-512 VNNI R16 kernels: 16 interleaved weight rows fill one zmm (one int32 lane per row), each vpdpbusd adds
+// AVX-512 VNNI R16 kernels (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K): 16 interleaved weight rows fill one zmm (one int32 lane per row), each vpdpbusd adds
 // four code products of all 16 rows for one token, with the token's four activation bytes broadcast from the panel.
 // Up to 8 tokens share every unpacked weight vector; integer sums restart at each 32-element block (seeded with the
 // panel's -bias * sum(codes) word) and are scaled into F32 accumulators by d_w * d_x. The panel quantiser is
@@ -129,6 +129,85 @@ void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, fl
     }
 }
 
+// Q4_K: one 16-row group times NT tokens. Per 64-element chunk, each 64-byte code load gives sub-block 2c (low
+// nibbles) and 2c+1 (high nibbles); the two integer sums per token are scaled by d * scale_j * d_x, and the minimum
+// term dmin * min_j * (d_x * sum(codes_x)) is subtracted, per sub-block.
+template <int NT>
+void tile_q4_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 mask) {
+    constexpr size_t BB = 2368;
+    constexpr size_t PB = k_r16_panel_block_bytes;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * BB;
+        if constexpr (NT <= 2) {
+            for (size_t o = 0; o < BB; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(blk + k_prefetch + o), _MM_HINT_T0);
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+        for (int c = 0; c < 4; ++c) {
+            const uint8_t* codes = blk + 320 + 512 * c;
+            const uint8_t* x0 = xp + size_t(sb * 8 + 2 * c) * PB;  // sub-block 2c
+            const uint8_t* x1 = x0 + PB;                            // sub-block 2c + 1
+            __m512i s0[NT], s1[NT];
+            for (int t = 0; t < NT; ++t) s0[t] = s1[t] = _mm512_setzero_si512();
+            for (int w = 0; w < 8; ++w) {
+                const __m512i v = _mm512_loadu_si512(codes + 64 * w);
+                const __m512i lo = _mm512_and_si512(v, m4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                for (int t = 0; t < NT; ++t) {
+                    s0[t] = _mm512_dpbusd_epi32(s0[t], lo, bcast32(x0 + 32 * t + 4 * w));
+                    s1[t] = _mm512_dpbusd_epi32(s1[t], hi, bcast32(x1 + 32 * t + 4 * w));
+                }
+            }
+            const int j0 = 2 * c, j1 = 2 * c + 1;
+            auto u8x16 = [](const uint8_t* p) {
+                return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+            };
+            const __m512 sc0 = _mm512_mul_ps(d, u8x16(blk + 64 + 16 * j0));
+            const __m512 sc1 = _mm512_mul_ps(d, u8x16(blk + 64 + 16 * j1));
+            const __m512 mn0 = _mm512_mul_ps(dmin, u8x16(blk + 192 + 16 * j0));
+            const __m512 mn1 = _mm512_mul_ps(dmin, u8x16(blk + 192 + 16 * j1));
+            for (int t = 0; t < NT; ++t) {
+                float dx0, sx0, dx1, sx1;
+                std::memcpy(&dx0, x0 + 256 + 4 * t, 4);
+                std::memcpy(&sx0, x0 + 288 + 4 * t, 4);
+                std::memcpy(&dx1, x1 + 256 + 4 * t, 4);
+                std::memcpy(&sx1, x1 + 288 + 4 * t, 4);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[t]), _mm512_mul_ps(sc0, _mm512_set1_ps(dx0)), acc[t]);
+                acc[t] = _mm512_fnmadd_ps(mn0, _mm512_set1_ps(sx0), acc[t]);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[t]), _mm512_mul_ps(sc1, _mm512_set1_ps(dx1)), acc[t]);
+                acc[t] = _mm512_fnmadd_ps(mn1, _mm512_set1_ps(sx1), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+}
+
+void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                     int64_t n) {
+    using tile_fn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, __mmask16);
+    static constexpr tile_fn tiles[9] = {nullptr,       tile_q4_k<1>, tile_q4_k<2>, tile_q4_k<3>, tile_q4_k<4>,
+                                         tile_q4_k<5>,  tile_q4_k<6>, tile_q4_k<7>, tile_q4_k<8>};
+    const int64_t nsb = n / quant::QK_K;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const size_t group_bytes = size_t(nsb) * 2368;
+    const size_t panel_bytes = size_t(n / quant::QK) * k_r16_panel_block_bytes;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t rows = n_rows - g * k_r16_rows;
+        const __mmask16 mask = rows >= 16 ? __mmask16(0xffff) : __mmask16((1u << rows) - 1u);
+        for (int64_t t0 = 0; t0 < n_tok; t0 += k_r16_panel) {
+            const int64_t nt = n_tok - t0 < k_r16_panel ? n_tok - t0 : k_r16_panel;
+            tiles[nt](wb + size_t(g) * group_bytes, xb + size_t(t0 / k_r16_panel) * panel_bytes, nsb,
+                      y + t0 * ldy + g * k_r16_rows, ldy, mask);
+        }
+    }
+}
+
 }  // namespace
 
 void fill_quant_r16(table& t) {
@@ -136,6 +215,7 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
     t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
+    t.matmul_r16_q4_k = matmul_r16_q4_k;
 }
 
 }  // namespace fathom::kernels::avx512_vnni

@@ -48,7 +48,12 @@ using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
 //   Q4_1          16 F16 d, 16 F16 m, then the codes as for Q4_0.                                             320 B
 //   Q8_0          16 F16 d, then 8 x 64 B: bytes [64j + 4r, 64j + 4r + 4) are qs[4j..4j+3] of row r (j < 8), each
 //                 XOR 0x80 (code + 128 as an unsigned byte).                                                   544 B
-// A group of n elements takes (n/32) * block bytes (quant::r16_block_bytes).
+//   Q4_K          per 256-element super-block (8 sub-blocks of 32) instead: 16 F16 d, 16 F16 dmin, then 8 x 16 scale
+//                 bytes (byte 16j + r: row r's 6-bit scale of sub-block j), 8 x 16 min bytes (same order), then per
+//                 64-element chunk c (c < 4) 8 x 64 B of codes: bytes [64w + 4r, 64w + 4r + 4) are qs[32c + 4w ..+4)
+//                 of row r (w < 8): low nibbles are elements 64c + 4w..+3 (sub-block 2c), high nibbles 64c + 32 + 4w..+3
+//                 (sub-block 2c + 1). Value = d * scale_j * code - dmin * min_j.                        2368 B / 256
+// A group of n elements takes (n/32) * block bytes (quant::r16_block_bytes; for Q4_K, per 32 elements 296 B).
 //
 // INT8 activation panels for the R16 kernels: tokens in panels of 8 (k_r16_panel), each panel block by block; per
 // block of 32 elements: 8 x 32 int8 codes (token t at byte 32t), 8 F32 scales d, 8 32-bit sums: 320 B. Slots of
@@ -56,7 +61,7 @@ using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
 // codes = nearbyint(x * (127 / max|x|)) (all zero when max|x| = 0); the sum word is
 //   sum_mode > 0:  int32  -sum_mode * sum(codes)   (the weight codes' unsigned bias: 8 for Q4_0, 128 for Q8_0 and
 //                                                  IQ4_NL, whose kernels read codes + 128)
-//   sum_mode == 0: F32    d * sum(codes)           (for Q4_1's minimum term)
+//   sum_mode == 0: F32    d * sum(codes)           (for the minimum terms of Q4_1 and Q4_K)
 constexpr int64_t k_r16_rows = 16;
 constexpr int64_t k_r16_panel = 8;
 constexpr size_t k_r16_panel_block_bytes = 320;
@@ -70,7 +75,7 @@ using quantize_panel_fn = void (*)(const float* x, int64_t ldx, int64_t n_tok, v
 // last group past n_rows are not written. The sum_mode of the panels must be the weight type's (r16_sum_mode).
 using matmul_r16_fn = void (*)(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
                                int64_t n);
-// The panels' sum_mode for an R16 weight type (8, 0, 128, 128 for Q4_0, Q4_1, Q8_0, IQ4_NL; -1 for other types).
+// The panels' sum_mode for an R16 weight type (8, 0, 128, 128, 0 for Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K; -1 otherwise).
 int32_t r16_sum_mode(dtype w);
 
 struct table {
@@ -99,6 +104,7 @@ struct table {
     matmul_r16_fn matmul_r16_q4_1 = nullptr;
     matmul_r16_fn matmul_r16_q8_0 = nullptr;
     matmul_r16_fn matmul_r16_iq4_nl = nullptr;
+    matmul_r16_fn matmul_r16_q4_k = nullptr;
 
     // ---- weight-type matmuls (decode / small batches). Index by weight type via matmul_rows_for().
     matmul_rows_fn matmul_rows_f32 = nullptr;

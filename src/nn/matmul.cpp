@@ -383,7 +383,11 @@ bool prepare_weight(io::model_file& f, const io::tensor_entry* bound) {
     io::tensor_entry& t = f.tensors[size_t(bound - f.tensors.data())];
     if (t.layout == io::weight_layout::WEIGHT_LAYOUT_R16) return true;
     const kernels::table& k = kernels::active();
-    if (!kernels::matmul_r16_for(k, t.type) || !k.quantize_panel_q8 || t.ne.size() < 2) return false;
+    const kernels::matmul_r16_fn fn = kernels::matmul_r16_for(k, t.type);
+    if (!fn || !k.quantize_panel_q8 || t.ne.size() < 2) return false;
+    // A SIMD level that only inherited the scalar oracle for this type keeps the row layout and its SIMD kernels.
+    const kernels::table* scalar = kernels::for_isa(kernels::isa::ISA_SCALAR);
+    if (k.level != kernels::isa::ISA_SCALAR && scalar && fn == kernels::matmul_r16_for(*scalar, t.type)) return false;
     const shape s = weight_shape(t);
     if (s.n_in % quant::QK_R16 != 0 || s.n_out <= 0) return false;
     auto buf = std::make_shared<aligned_buffer>(quant::r16_bytes(t.type, s.n_out, s.n_in));

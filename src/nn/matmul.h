@@ -16,9 +16,9 @@ namespace fathom::nn {
 void matmul(thread_pool& pool, const io::tensor_entry& w, const float* x, int64_t ldx, int64_t n_tok, float* y,
             int64_t ldy, const float* bias = nullptr);
 
-// Readies a bound matmul weight of f for inference: Q4_0, Q4_1, Q8_0 and IQ4_NL weights are repacked into the R16
-// layout (an owned buffer of the same size; the file's pages for the tensor are released) when the kernel table
-// has R16 kernels for the type. Returns true when repacked. FATHOM_REPACK=0 in the environment turns it off.
+// Readies a bound matmul weight of f for inference: Q4_0, Q4_1, Q8_0, IQ4_NL and Q4_K weights are repacked into the
+// R16 layout (an owned buffer of about the same size; the file's pages for the tensor are released) when the active
+// kernel table has its own R16 kernel for the type (not only the inherited scalar one). Returns true when repacked. FATHOM_REPACK=0 in the environment turns it off.
 // Idempotent; the tensor must not be written to a file afterwards.
 bool prepare_weight(io::model_file& f, const io::tensor_entry* w);
 // Turns repacking in prepare_weight on or off for models loaded from now on (tests compare both layouts).

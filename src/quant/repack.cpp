@@ -1,4 +1,4 @@
-// R16 repacking of Q4_0 / Q4_1 / Q8_0 / IQ4_NL weights into 16-row interleaved groups, and back.
+// R16 repacking of Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K weights into 16-row interleaved groups, and back.
 #include "quant/repack.h"
 
 #include <cstring>
@@ -29,17 +29,80 @@ r16_form form_of(dtype w) {
     }
 }
 
+// ---- Q4_K: 256-element super-blocks (see kernels.h): 16 d, 16 dmin, 8x16 scales, 8x16 mins, 4 chunks of 512 B.
+constexpr size_t k_q4k_r16 = 2368;
+
+// The 6-bit scale and min of sub-block j from a Q4_K block's 12 packed bytes, and back.
+void q4k_scale_min(const uint8_t* q, int j, uint8_t* sc, uint8_t* m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = uint8_t((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+void q4k_pack_scales(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
+    for (int j = 0; j < 4; ++j) {
+        q[j] = uint8_t((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+        q[j + 4] = uint8_t((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+        q[j + 8] = uint8_t((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+    }
+}
+
+void repack_q4_k(const uint8_t* s, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* d) {
+    const int64_t nb = n / QK_K, groups = (n_rows + k_rows - 1) / k_rows;
+    for (int64_t g = 0; g < groups; ++g)
+        for (int64_t r = 0; r < k_rows && g * k_rows + r < n_rows; ++r) {
+            const uint8_t* sr = s + size_t(g * k_rows + r) * row_bytes;
+            for (int64_t b = 0; b < nb; ++b) {
+                const uint8_t* sb = sr + size_t(b) * sizeof(block_q4_k);
+                uint8_t* db = d + (size_t(g) * size_t(nb) + size_t(b)) * k_q4k_r16;
+                std::memcpy(db + 2 * r, sb, 2);            // d
+                std::memcpy(db + 32 + 2 * r, sb + 2, 2);   // dmin
+                for (int j = 0; j < 8; ++j) q4k_scale_min(sb + 4, j, db + 64 + 16 * j + r, db + 192 + 16 * j + r);
+                const uint8_t* qs = sb + 4 + K_SCALE_SIZE;
+                for (int c = 0; c < 4; ++c)
+                    for (int w = 0; w < 8; ++w)
+                        std::memcpy(db + 320 + 512 * c + 64 * w + 4 * r, qs + 32 * c + 4 * w, 4);
+            }
+        }
+}
+
+void unpack_q4_k_row(const uint8_t* p, int64_t row, int64_t n, uint8_t* o) {
+    const int64_t nb = n / QK_K, g = row / k_rows, r = row % k_rows;
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* pb = p + (size_t(g) * size_t(nb) + size_t(b)) * k_q4k_r16;
+        uint8_t* ob = o + size_t(b) * sizeof(block_q4_k);
+        std::memcpy(ob, pb + 2 * r, 2);
+        std::memcpy(ob + 2, pb + 32 + 2 * r, 2);
+        uint8_t sc[8], m[8];
+        for (int j = 0; j < 8; ++j) {
+            sc[j] = pb[64 + 16 * j + r];
+            m[j] = pb[192 + 16 * j + r];
+        }
+        q4k_pack_scales(sc, m, ob + 4);
+        uint8_t* qs = ob + 4 + K_SCALE_SIZE;
+        for (int c = 0; c < 4; ++c)
+            for (int w = 0; w < 8; ++w) std::memcpy(qs + 32 * c + 4 * w, pb + 320 + 512 * c + 64 * w + 4 * r, 4);
+    }
+}
+
 }  // namespace
 
-size_t r16_block_bytes(dtype w) { return form_of(w).dst_block; }
+size_t r16_block_bytes(dtype w) { return w == dtype::DTYPE_Q4_K ? k_q4k_r16 / 8 : form_of(w).dst_block; }
 
 size_t r16_bytes(dtype w, int64_t n_rows, int64_t n) {
-    const r16_form f = form_of(w);
     const int64_t groups = (n_rows + k_rows - 1) / k_rows;
-    return size_t(groups) * size_t(n / QK) * f.dst_block;
+    return size_t(groups) * size_t(n / QK) * r16_block_bytes(w);
 }
 
 void repack_r16(dtype w, const void* src, size_t row_bytes, int64_t n_rows, int64_t n, void* dst) {
+    if (w == dtype::DTYPE_Q4_K) {
+        std::memset(dst, 0, r16_bytes(w, n_rows, n));
+        repack_q4_k(static_cast<const uint8_t*>(src), row_bytes, n_rows, n, static_cast<uint8_t*>(dst));
+        return;
+    }
     const r16_form f = form_of(w);
     const int64_t nb = n / QK, groups = (n_rows + k_rows - 1) / k_rows;
     const uint8_t* s = static_cast<const uint8_t*>(src);
@@ -67,6 +130,10 @@ void repack_r16(dtype w, const void* src, size_t row_bytes, int64_t n_rows, int6
 }
 
 void unpack_r16_row(dtype w, const void* packed, int64_t row, int64_t n, void* dst) {
+    if (w == dtype::DTYPE_Q4_K) {
+        unpack_q4_k_row(static_cast<const uint8_t*>(packed), row, n, static_cast<uint8_t*>(dst));
+        return;
+    }
     const r16_form f = form_of(w);
     const int64_t nb = n / QK, g = row / k_rows, r = row % k_rows;
     const uint8_t* p = static_cast<const uint8_t*>(packed);

@@ -167,7 +167,7 @@ TEST(quant_model, repacked_r16_product_matches_row_layout) {
     std::mt19937 rng(21);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     nn::set_blas_min_tokens(1 << 20);  // the row layout through its integer kernels at every token count
-    for (dtype t : {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_1, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL}) {
+    for (dtype t : {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_1, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_K}) {
         for (int64_t n_tok : {1, 3, 8, 9, 70}) {
             std::vector<float> w(size_t(n_in * n_out)), x(size_t(n_in * n_tok));
             for (float& v : w) v = 0.05f * nd(rng);
@@ -191,7 +191,24 @@ TEST(quant_model, repacked_r16_product_matches_row_layout) {
             ASSERT_TRUE(nn::prepare_weight(f, &f.tensors[0])) << dtype_name(t);
             ASSERT_EQ(f.tensors[0].layout, io::weight_layout::WEIGHT_LAYOUT_R16);
             nn::matmul(pool, f.tensors[0], x.data(), n_in, n_tok, yb.data(), n_out);
-            EXPECT_LT(rel_rms({yb}, {ya}), 1e-3) << dtype_name(t) << " n_tok " << n_tok;
+            if (t != dtype::DTYPE_Q4_K) {
+                EXPECT_LT(rel_rms({yb}, {ya}), 1e-3) << dtype_name(t) << " n_tok " << n_tok;
+            } else {
+                // The row layout pairs Q4_K with Q8_K activations (one scale per 256), R16 with 8-bit codes and a
+                // scale per 32: R16 must be at least as close to the exact product of the dequantised weights.
+                std::vector<float> wd(w.size()), ye(ya.size());
+                for (int64_t r = 0; r < n_out; ++r)
+                    quant::dequantize_row(t, buf->as<uint8_t>() + size_t(r) * rb, wd.data() + r * n_in, n_in);
+                for (int64_t tk = 0; tk < n_tok; ++tk)
+                    for (int64_t r = 0; r < n_out; ++r) {
+                        double acc = 0;
+                        for (int64_t i = 0; i < n_in; ++i) acc += double(wd[size_t(r * n_in + i)]) * x[size_t(tk * n_in + i)];
+                        ye[size_t(tk * n_out + r)] = float(acc);
+                    }
+                const double e_r16 = rel_rms({yb}, {ye}), e_rows = rel_rms({ya}, {ye});
+                EXPECT_LT(e_r16, 0.006) << "n_tok " << n_tok;
+                EXPECT_LT(e_r16, e_rows * 1.1) << "n_tok " << n_tok << ": R16 " << e_r16 << ", rows " << e_rows;
+            }
             // rows read back from the repacked weight are the file's rows
             std::vector<float> ra(static_cast<size_t>(n_in)), rb2(static_cast<size_t>(n_in));
             for (int64_t r : {int64_t(0), int64_t(17), n_out - 1}) {
@@ -212,7 +229,7 @@ TEST(quant_model, repacked_r16_weights_match_row_layout) {
     // gives O(1) differences; the tight check is the single product above.
     test::temp_dir dir;
     const std::vector<int32_t> tokens = test::random_tokens(21, k_vocab, 9);
-    for (const char* type : {"q4_0", "q4_1", "q8_0", "iq4_nl"}) {
+    for (const char* type : {"q4_0", "q4_1", "q8_0", "iq4_nl", "q4_k"}) {
         nn::set_repack_enabled(false);
         const quantized rows = quantize_tiny(type, dir);
         nn::set_repack_enabled(true);
