@@ -33,7 +33,10 @@ void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, 
             int8_t* q = reinterpret_cast<int8_t*>(pb + 32 * t);
             int32_t sum = 0;
             for (int64_t i = 0; i < QK; ++i) {
-                q[i] = int8_t(std::nearbyint(xb[i] * id));
+                // Finite x give |x * id| <= 127. A NaN or out-of-int32 product (non-finite input, or an infinite id
+                // from a subnormal max) gives code 0, as the SIMD conversions' "integer indefinite" result is mapped.
+                const float v = xb[i] * id;
+                q[i] = std::fabs(v) < 2147483648.0f ? int8_t(int32_t(std::nearbyint(v))) : int8_t(0);
                 sum += q[i];
             }
             std::memcpy(pb + 256 + 4 * t, &d, 4);
