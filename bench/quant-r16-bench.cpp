@@ -1,8 +1,8 @@
-// R16 quantised matmul microbenchmarks (16-row interleaved Q4_0, Q8_0, IQ4_NL, Q4_1 weights x 8-token INT8 panels),
-// one thread, every ISA table this CPU has: GB/s of weight bytes streamed and GOP/s (2 * n_in * n_out * n_tok per
-// call) at tinyllama shapes (n_out x n_in: 2048 x 2048, 5632 x 2048, 2048 x 5632). One token runs "dram": a pool of
-// weight copies larger than the last-level cache is walked, so every call streams its weights from memory; 8, 64 and
-// 256 tokens run "hot" (one matrix, cache-resident). Names follow bench/quant-legacy-bench.cpp, so the two compare
+// R16 quantised matmul microbenchmarks (16-row interleaved Q4_0, Q8_0, IQ4_NL, Q4_1 and Q4_K weights x 8-token INT8
+// panels), one thread, every ISA table this CPU has: GB/s of weight bytes streamed and GOP/s (2 * n_in * n_out * n_tok
+// per call) at tinyllama shapes (n_out x n_in: 2048 x 2048, 5632 x 2048, 2048 x 5632). One token runs "dram": a pool
+// of weight copies larger than the last-level cache is walked, so every call streams its weights from memory; 8, 64
+// and 256 tokens run "hot" (one matrix, cache-resident). Names follow bench/quant-legacy-bench.cpp, so the two compare
 // line by line. Also the panel quantiser (GB/s of F32 input).
 #include <benchmark/benchmark.h>
 
@@ -31,15 +31,17 @@ namespace quant = fathom::quant;
 
 constexpr size_t k_dram_pool_bytes = size_t(1) << 30;  // > the 300 MiB L3 of the benchmark machine
 
-const dtype k_types[] = {dtype::DTYPE_Q4_0, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_1};
+const dtype k_types[] = {dtype::DTYPE_Q4_0, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_1,
+                         dtype::DTYPE_Q4_K};
 
-// Random codes with sane F16 scales in GGUF row order (the kernels' speed does not depend on the values).
+// Random codes with sane F16 scales in GGUF row order (the kernels' speed does not depend on the values; Q4_K's
+// packed 6-bit scales and mins stay random bytes).
 void fill_weights(uint8_t* p, dtype type, int64_t rows, int64_t cols, uint32_t seed) {
     const size_t bb = fathom::dtype_info(type).type_size;
-    const size_t nblocks = size_t(rows * cols / quant::QK);
+    const size_t nblocks = size_t(rows * cols / fathom::dtype_info(type).block_size);
     std::mt19937 rng(seed);
     for (size_t i = 0; i < nblocks * bb; ++i) p[i] = uint8_t(rng());
-    const bool with_min = type == dtype::DTYPE_Q4_1;
+    const bool with_min = type == dtype::DTYPE_Q4_1 || type == dtype::DTYPE_Q4_K;
     for (size_t b = 0; b < nblocks; ++b) {
         const uint16_t d = fathom::f32_to_f16(0.001f + float(rng() % 1000) * 1e-5f);
         std::memcpy(p + b * bb, &d, 2);
