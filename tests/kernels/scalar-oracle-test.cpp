@@ -394,7 +394,7 @@ std::string run_child(const std::string& isa) {
 TEST(dispatch, env_override_in_child_process) {
     using kernels::isa;
     isa best = isa::ISA_SCALAR;
-    for (isa i : {isa::ISA_NEON, isa::ISA_AVX2, isa::ISA_AVX512})
+    for (isa i : {isa::ISA_NEON, isa::ISA_AVX2, isa::ISA_AVX512, isa::ISA_AVX512_VNNI})
         if (kernels::for_isa(i)) best = i;
     const std::string best_line = std::string("active=") + kernels::isa_name(best);
     std::string out = run_child("scalar");
