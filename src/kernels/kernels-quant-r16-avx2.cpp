@@ -1,6 +1,6 @@
 // AVX2 (+FMA, F16C) R16 kernels: the activation panel quantiser (bit-exact with the scalar one) and the 16-row
-// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL matmuls. A YMM holds 4 code bytes of 8 rows (half a group), so lane r of
-// every int32 / F32 vector is one row; dot products by maddubs + madd against 4 broadcast activation bytes, each
+// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K matmuls. A YMM holds 4 code bytes of 8 rows (half a group), so lane
+// r of every int32 / F32 vector is one row; dot products by maddubs + madd against 4 broadcast activation bytes, each
 // unpacked weight vector reused for up to 4 tokens of a panel (sixteen YMM registers).
 #include <immintrin.h>
 
@@ -277,6 +277,140 @@ void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, fl
     }
 }
 
+// ---- Q4_K: 2368-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_q4k_block = 2368;
+
+// The nibbles of sub-block j of a Q4_K super-block for 8 rows (half h): 8 words of 4 codes each, low nibbles of its
+// chunk's code bytes for even j, high nibbles for odd j.
+template <bool HI>
+inline __m256i q4k_nibbles(const uint8_t* p, __m256i m4) {
+    const __m256i v = load256(p);
+    return HI ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+}
+// 8 unsigned bytes (a half's scales or mins of one sub-block) as F32 times f.
+inline __m256 u8x8_times(const uint8_t* p, __m256 f) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)));
+}
+
+// Sub-block j (HI: odd) of super-block blk for H halves from h0 times T tokens (slots t0..) of the activation block xj,
+// added into acc: d * scale_j * d_x * sum(code * x) - dmin * min_j * (d_x * sum(x)). Nibble codes 0..15 times
+// activation codes (|q| <= 128): an int16 lane adds 2 products per maddubs, at most 2 * 15 * 128 = 3840, and the 8
+// words of a sub-block add up to at most 30720 before one madd to int32: exact.
+template <int H, int T, bool HI>
+inline void q4k_sub_block(const uint8_t* blk, int j, int h0, const uint8_t* xj, int t0, const __m256 (&d)[H],
+                          const __m256 (&dmin)[H], __m256 (&acc)[H][T]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const uint8_t* codes = blk + 320 + 512 * (j / 2) + 32 * h0;
+    const uint8_t* xb = xj + 32 * t0;
+    const uint8_t* xd = xj + 256 + 4 * t0;
+    __m256i isum[H][T];
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) isum[h][t] = _mm256_setzero_si256();
+    for (int w = 0; w < 8; ++w) {
+        __m256i q[H];
+        for (int h = 0; h < H; ++h) q[h] = q4k_nibbles<HI>(codes + 64 * w + 32 * h, m4);
+        for (int t = 0; t < T; ++t) {
+            const __m256i xv = bcast32(xb + 32 * t + 4 * w);
+            for (int h = 0; h < H; ++h) {
+                isum[h][t] = _mm256_add_epi16(isum[h][t], _mm256_maddubs_epi16(q[h], xv));
+                chain(isum[h][t]);
+            }
+        }
+    }
+    for (int h = 0; h < H; ++h) {
+        const __m256 sc = u8x8_times(blk + 64 + 16 * j + 8 * (h0 + h), d[h]);
+        const __m256 mn = u8x8_times(blk + 192 + 16 * j + 8 * (h0 + h), dmin[h]);
+        for (int t = 0; t < T; ++t) {
+            const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(isum[h][t], ones));
+            acc[h][t] = _mm256_fmadd_ps(s, _mm256_mul_ps(sc, _mm256_set1_ps(load_f32(xd + 4 * t))), acc[h][t]);
+            acc[h][t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(load_f32(xd + 32 + 4 * t)), acc[h][t]);
+        }
+    }
+}
+
+// H halves of a group (from h0) times T tokens of a panel (from slot t0), all nsb super-blocks. Each sub-block's
+// nibbles are unpacked once for the T tokens (the two sub-blocks of a chunk read its code bytes once each).
+template <int H, int T>
+void tile_q4_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy, int valid,
+               const uint8_t* pf) {
+    __m256 acc[H][T];
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_q4k_block;
+        if (pf) {
+            for (size_t o = 0; o < k_q4k_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_q4k_block + o), _MM_HINT_T1);
+        }
+        __m256 d[H], dmin[H];
+        for (int h = 0; h < H; ++h) {
+            d[h] = _mm256_cvtph_ps(load128(blk + 16 * (h0 + h)));
+            dmin[h] = _mm256_cvtph_ps(load128(blk + 32 + 16 * (h0 + h)));
+        }
+        const uint8_t* xs = xp + size_t(sb) * 8 * k_pb;
+        for (int c = 0; c < 4; ++c) {
+            q4k_sub_block<H, T, false>(blk, 2 * c, h0, xs + size_t(2 * c) * k_pb, t0, d, dmin, acc);
+            q4k_sub_block<H, T, true>(blk, 2 * c + 1, h0, xs + size_t(2 * c + 1) * k_pb, t0, d, dmin, acc);
+        }
+    }
+    for (int h = 0; h < H; ++h) {
+        const int rows = std::min(8, valid - 8 * (h0 + h));
+        float* yh = y + 8 * (h0 + h);
+        if (rows >= 8) {
+            for (int t = 0; t < T; ++t) _mm256_storeu_ps(yh + t * ldy, acc[h][t]);
+        } else {
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            for (int t = 0; t < T; ++t) _mm256_maskstore_ps(yh + t * ldy, mask, acc[h][t]);
+        }
+    }
+}
+
+void half_tokens_q4_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int nt, int64_t nsb, float* y,
+                      int64_t ldy, int valid, const uint8_t* pf) {
+    float* yt = y + t0 * ldy;
+    switch (nt) {
+        case 1: tile_q4_k<1, 1>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+        case 2: tile_q4_k<1, 2>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+        case 3: tile_q4_k<1, 3>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+        default: tile_q4_k<1, 4>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+    }
+}
+
+// As matmul_r16 above, per 256-element super-block.
+void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                     int64_t n) {
+    if (n_rows <= 0 || n_tok <= 0) return;
+    const int64_t nsb = n / quant::QK_K;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const size_t group_bytes = size_t(nsb) * k_q4k_block, panel_bytes = size_t(n / QK) * k_pb;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const uint8_t* wg = wb + size_t(g) * group_bytes;
+        const int valid = int(std::min<int64_t>(k_r16_rows, n_rows - g * k_r16_rows));
+        const int halves = valid > 8 ? 2 : 1;
+        const uint8_t* next = g + 1 < groups ? wg + group_bytes : nullptr;
+        for (int64_t p0 = 0; p0 < n_tok; p0 += k_r16_panel) {
+            const uint8_t* xpan = xb + size_t(p0 / k_r16_panel) * panel_bytes;
+            float* yp = y + p0 * ldy + g * k_r16_rows;
+            const int nt = int(std::min<int64_t>(k_r16_panel, n_tok - p0));
+            const uint8_t* pf = p0 == 0 ? next : nullptr;
+            if (nt == 1) {
+                if (halves == 2) tile_q4_k<2, 1>(wg, 0, xpan, 0, nsb, yp, ldy, valid, pf);
+                else tile_q4_k<1, 1>(wg, 0, xpan, 0, nsb, yp, ldy, valid, pf);
+                continue;
+            }
+            for (int h = 0; h < halves; ++h) {
+                half_tokens_q4_k(wg, h, xpan, 0, std::min(nt, 4), nsb, yp, ldy, valid, h == 0 ? pf : nullptr);
+                if (nt > 4) half_tokens_q4_k(wg, h, xpan, 4, nt - 4, nsb, yp, ldy, valid, nullptr);
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void fill_quant_r16(table& t) {
@@ -285,6 +419,7 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
     t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
+    t.matmul_r16_q4_k = matmul_r16_q4_k;
 }
 
 }  // namespace fathom::kernels::avx2

@@ -1,7 +1,7 @@
 // AVX-512 (F/BW/VL/DQ) R16 kernels: the activation panel quantiser (bit-exact with the scalar one) and the 16-row
-// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL matmuls. One ZMM holds 4 code bytes of each of a group's 16 rows, so lane r
-// of every int32 / F32 vector is row r; dot products by maddubs + madd against 4 broadcast activation bytes, each
-// unpacked weight vector reused for all tokens of a panel.
+// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K matmuls. One ZMM holds 4 code bytes of each of a group's 16 rows, so
+// lane r of every int32 / F32 vector is row r; dot products by maddubs + madd against 4 broadcast activation bytes,
+// each unpacked weight vector reused for all tokens of a panel.
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() and then trip -Wuninitialized (GCC PR105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -236,6 +236,99 @@ void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, fl
     }
 }
 
+// ---- Q4_K: 2368-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_q4k_block = 2368;
+
+// 16 unsigned bytes (a sub-block's scales or mins of the 16 rows) as F32 times f.
+inline __m512 u8x16_times(const uint8_t* p, __m512 f) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_mul_ps(f, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)));
+}
+
+// Sub-block j (HI: odd, the high nibbles of its chunk) of super-block blk times T tokens of the activation block xj,
+// added into acc: d * scale_j * d_x * sum(code * x) - dmin * min_j * (d_x * sum(x)). Nibble codes 0..15 times
+// activation codes (|q| <= 128): an int16 lane adds 2 products per maddubs, at most 2 * 15 * 128 = 3840, and the 8
+// words of a sub-block add up to at most 30720 before one madd to int32: exact.
+template <int T, bool HI>
+inline void q4k_sub_block(const uint8_t* blk, int j, const uint8_t* xj, __m512 d, __m512 dmin, __m512 (&acc)[T]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i ones = _mm512_set1_epi16(1);
+    const uint8_t* codes = blk + 320 + 512 * (j / 2);
+    __m512i isum[T];
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+    for (int w = 0; w < 8; ++w) {
+        const __m512i v = load512(codes + 64 * w);
+        const __m512i q = HI ? _mm512_and_si512(_mm512_srli_epi16(v, 4), m4) : _mm512_and_si512(v, m4);
+        for (int t = 0; t < T; ++t) {
+            isum[t] = _mm512_add_epi16(isum[t], _mm512_maddubs_epi16(q, bcast32(xj + 32 * t + 4 * w)));
+            chain(isum[t]);
+        }
+    }
+    const __m512 sc = u8x16_times(blk + 64 + 16 * j, d);
+    const __m512 mn = u8x16_times(blk + 192 + 16 * j, dmin);
+    for (int t = 0; t < T; ++t) {
+        const __m512 s = _mm512_cvtepi32_ps(_mm512_madd_epi16(isum[t], ones));
+        acc[t] = _mm512_fmadd_ps(s, _mm512_mul_ps(sc, _mm512_set1_ps(load_f32(xj + 256 + 4 * t))), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(load_f32(xj + 288 + 4 * t)), acc[t]);
+    }
+}
+
+// One group times T tokens of a panel, all nsb super-blocks; each sub-block's nibbles unpacked once for the T tokens.
+template <int T>
+void panel_tile_q4_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 rows,
+                     const uint8_t* pf) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_q4k_block;
+        if (pf) {
+            for (size_t o = 0; o < k_q4k_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_q4k_block + o), _MM_HINT_T1);
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+        const uint8_t* xs = xp + size_t(sb) * 8 * k_pb;
+        for (int c = 0; c < 4; ++c) {
+            q4k_sub_block<T, false>(blk, 2 * c, xs + size_t(2 * c) * k_pb, d, dmin, acc);
+            q4k_sub_block<T, true>(blk, 2 * c + 1, xs + size_t(2 * c + 1) * k_pb, d, dmin, acc);
+        }
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
+}
+
+// As matmul_r16 above, per 256-element super-block.
+void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                     int64_t n) {
+    if (n_rows <= 0 || n_tok <= 0) return;
+    const int64_t nsb = n / quant::QK_K;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const size_t group_bytes = size_t(nsb) * k_q4k_block, panel_bytes = size_t(n / QK) * k_pb;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const uint8_t* wg = wb + size_t(g) * group_bytes;
+        const int64_t valid = std::min<int64_t>(k_r16_rows, n_rows - g * k_r16_rows);
+        const __mmask16 rows = __mmask16((1u << valid) - 1u);
+        const uint8_t* next = g + 1 < groups ? wg + group_bytes : nullptr;
+        for (int64_t t0 = 0; t0 < n_tok; t0 += k_r16_panel) {
+            const uint8_t* xpan = xb + size_t(t0 / k_r16_panel) * panel_bytes;
+            float* yp = y + t0 * ldy + g * k_r16_rows;
+            const uint8_t* pf = t0 == 0 ? next : nullptr;
+            switch (std::min<int64_t>(k_r16_panel, n_tok - t0)) {
+                case 1: panel_tile_q4_k<1>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 2: panel_tile_q4_k<2>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 3: panel_tile_q4_k<3>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 4: panel_tile_q4_k<4>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 5: panel_tile_q4_k<5>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 6: panel_tile_q4_k<6>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 7: panel_tile_q4_k<7>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                default: panel_tile_q4_k<8>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void fill_quant_r16(table& t) {
@@ -244,6 +337,7 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
     t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
+    t.matmul_r16_q4_k = matmul_r16_q4_k;
 }
 
 }  // namespace fathom::kernels::avx512
