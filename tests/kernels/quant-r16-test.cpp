@@ -1,7 +1,8 @@
-// R16 kernels (16-row interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL weights x INT8 activation panels): quant::repack_r16
-// and unpack_r16_row against the byte layout of kernels.h, the panel quantiser against its definition, the scalar
-// matmuls against a double-precision product of the reference dequantisations, and every SIMD table the host
-// supports against the scalar one (quantiser byte-identical, matmuls within 1e-5 of the products' magnitude).
+// R16 kernels (16-row interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K weights x INT8 activation panels):
+// quant::repack_r16 and unpack_r16_row against the byte layout of kernels.h (and the Q4_K element values against the
+// reference dequantisation), the panel quantiser against its definition, the scalar matmuls against a double-precision
+// product of the reference dequantisations, and every SIMD table the host supports against the scalar one (quantiser
+// byte-identical, matmuls within 1e-5 of the products' magnitude).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,7 +22,8 @@ namespace {
 
 using kernels::table;
 
-const dtype k_types[] = {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_1, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL};
+const dtype k_types[] = {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_1, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL,
+                         dtype::DTYPE_Q4_K};
 constexpr int QK = quant::QK;
 constexpr int64_t k_panel = kernels::k_r16_panel;
 constexpr size_t k_pb = kernels::k_r16_panel_block_bytes;
@@ -34,10 +36,21 @@ std::vector<const table*> simd_tables() {
         if (t->level != kernels::isa::ISA_SCALAR) v.push_back(t);
     return v;
 }
+constexpr size_t k_q4k_r16 = 2368;  // R16 Q4_K super-block of 16 rows, as kernels.h states it
+bool is_q4k(dtype t) { return t == dtype::DTYPE_Q4_K; }
 size_t gguf_block(dtype t) { return dtype_info(t).type_size; }
-int n_halves(dtype t) { return t == dtype::DTYPE_Q4_1 ? 2 : 1; }  // F16 words per row in a block header
-// R16 block bytes as kernels.h states them.
-size_t r16_block(dtype t) { return t == dtype::DTYPE_Q8_0 ? 544 : t == dtype::DTYPE_Q4_1 ? 320 : 288; }
+int64_t gguf_block_elems(dtype t) { return dtype_info(t).block_size; }
+int n_halves(dtype t) { return t == dtype::DTYPE_Q4_1 || is_q4k(t) ? 2 : 1; }  // F16 words per row in a block header
+// GGUF block header bytes before the codes (Q4_K: d, dmin and the 12 packed scale bytes).
+size_t gguf_header(dtype t) { return is_q4k(t) ? 4 + size_t(quant::K_SCALE_SIZE) : size_t(2 * n_halves(t)); }
+// R16 bytes per packed block (a Q4_K super-block covers 256 elements) as kernels.h states them.
+size_t r16_block(dtype t) {
+    return is_q4k(t) ? k_q4k_r16 : t == dtype::DTYPE_Q8_0 ? 544 : t == dtype::DTYPE_Q4_1 ? 320 : 288;
+}
+// The row lengths a test runs per type: Q4_K needs whole 256-element super-blocks.
+std::vector<int64_t> lengths(dtype t, std::vector<int64_t> legacy, std::vector<int64_t> q4k) {
+    return is_q4k(t) ? q4k : legacy;
+}
 void wr16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 float rdf(const uint8_t* p) {
     float v;
@@ -55,25 +68,29 @@ int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 enum class wmode {
     QUANTIZED,  // quant::quantize_row of random floats; some rows all zero, some blocks with a zero scale
-    RAW,        // random code bytes (every code, Q8_0's -128 included) with random F16 scales
-    EXTREME,    // largest unsigned codes (15, Q8_0 127 / -128 in pairs, IQ4_NL level -127) with big scales
+    RAW,        // random code bytes (every code, Q8_0's -128 included; every Q4_K 6-bit scale and min, as the packed
+                // scale bytes are random too) with random F16 scales
+    EXTREME,    // largest unsigned codes (15, Q8_0 127 / -128 in pairs, IQ4_NL level -127, Q4_K scales and mins 63)
+                // with big scales
 };
 
 // rows GGUF rows of n elements, row r at out + r * stride.
 void make_rows(dtype t, int64_t rows, int64_t n, wmode mode, std::mt19937& rng, uint8_t* out, size_t stride) {
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    const size_t rb = dtype_row_bytes(t, n), bb = gguf_block(t), hdr = size_t(2 * n_halves(t));
-    const int64_t nb = n / QK;
+    const size_t rb = dtype_row_bytes(t, n), bb = gguf_block(t), hdr = gguf_header(t);
+    const int64_t nb = n / gguf_block_elems(t);
     for (int64_t r = 0; r < rows; ++r) {
         uint8_t* row = out + size_t(r) * stride;
         if (mode == wmode::QUANTIZED) {
             std::vector<float> v(static_cast<size_t>(n), 0.0f);
             const float s = r % 5 == 3 ? 2.0e4f : std::ldexp(1.0f, int(rng() % 13) - 6);
             if (r % 7 != 6)  // every 7th row all zero
-                for (auto& e : v) e = s * (u(rng) + (t == dtype::DTYPE_Q4_1 ? 0.4f : 0.0f));
+                for (auto& e : v) e = s * (u(rng) + (n_halves(t) == 2 ? 0.4f : 0.0f));
             quant::quantize_row(t, v.data(), row, n);
-            for (int64_t b = 0; b < nb; ++b)
+            for (int64_t b = 0; b < nb; ++b) {
                 if (rng() % 9 == 0) wr16(row + size_t(b) * bb, rng() % 2 ? 0x0000 : 0x8000);
+                if (is_q4k(t) && rng() % 9 == 0) wr16(row + size_t(b) * bb + 2, 0x0000);  // dmin 0
+            }
         } else {
             for (size_t i = 0; i < rb; ++i) row[i] = uint8_t(rng());
             for (int64_t b = 0; b < nb; ++b) {
@@ -81,6 +98,8 @@ void make_rows(dtype t, int64_t rows, int64_t n, wmode mode, std::mt19937& rng, 
                 const float s = mode == wmode::EXTREME ? 8.0f : 0.05f;
                 wr16(blk, f32_to_f16(u(rng) * s));
                 if (n_halves(t) == 2) wr16(blk + 2, f32_to_f16(u(rng) * s * 10.0f));
+                if (mode == wmode::EXTREME && is_q4k(t))  // scales and mins all 63
+                    std::memset(blk + 4, 0xFF, size_t(quant::K_SCALE_SIZE));
                 if (mode == wmode::EXTREME)
                     for (size_t i = 0; i < bb - hdr; ++i) {
                         uint8_t c = 0xFF;                                           // nibbles 15
@@ -114,20 +133,86 @@ uint8_t expected_packed(dtype t, const uint8_t* src, size_t stride, int64_t n_ro
     return flip ? uint8_t(v ^ 0x80) : v;
 }
 
+// The 6-bit scale and min of sub-block j from a GGUF Q4_K block's 12 packed scale bytes (GGUF's get_scale_min_k4).
+void q4k_scale_min(const uint8_t* q, int j, int* sc, int* m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// The byte kernels.h puts at offset o of Q4_K super-block b of group g: 16 F16 d, 16 F16 dmin, 8 x 16 scales, 8 x 16
+// mins (byte 16j + r: row r, sub-block j), then per chunk c 8 x 64 B: bytes [64w + 4r, +4) are qs[32c + 4w, +4).
+uint8_t expected_packed_q4k(const uint8_t* src, size_t stride, int64_t n_rows, int64_t g, int64_t b, size_t o) {
+    int64_t r;
+    int field = 0;  // 0: a byte of the GGUF block, 1: a scale, 2: a min
+    size_t at = 0;  // GGUF byte, or sub-block for a scale or min
+    if (o < 64) {
+        r = int64_t((o % 32) / 2);
+        at = 2 * (o / 32) + o % 2;
+    } else if (o < 320) {
+        field = o < 192 ? 1 : 2;
+        r = int64_t((o - 64) % 16);
+        at = ((o - 64) / 16) % 8;
+    } else {
+        const size_t c = (o - 320) / 512, q = (o - 320) % 512;
+        r = int64_t((q % 64) / 4);
+        at = 4 + size_t(quant::K_SCALE_SIZE) + 32 * c + 4 * (q / 64) + q % 4;
+    }
+    const int64_t row = g * 16 + r;
+    if (row >= n_rows) return 0;
+    const uint8_t* blk = src + size_t(row) * stride + size_t(b) * sizeof(quant::block_q4_k);
+    if (field == 0) return blk[at];
+    int sc = 0, m = 0;
+    q4k_scale_min(blk + 4, int(at), &sc, &m);
+    return uint8_t(field == 1 ? sc : m);
+}
+
+// Each packed Q4_K element's value as kernels.h defines it, d * scale_j * code - dmin * min_j, against the reference
+// dequantisation of the GGUF row.
+void check_q4k_values(const uint8_t* packed, const uint8_t* src, size_t stride, int64_t n_rows, int64_t n,
+                      const std::string& what) {
+    const int64_t nsb = n / quant::QK_K;
+    std::vector<float> ref(static_cast<size_t>(n));
+    for (int64_t row = 0; row < n_rows; ++row) {
+        quant::dequantize_row(dtype::DTYPE_Q4_K, src + size_t(row) * stride, ref.data(), n);
+        const int64_t g = row / 16, r = row % 16;
+        for (int64_t b = 0; b < nsb; ++b) {
+            const uint8_t* pb = packed + size_t(g * nsb + b) * k_q4k_r16;
+            uint16_t hd, hm;
+            std::memcpy(&hd, pb + 2 * r, 2);
+            std::memcpy(&hm, pb + 32 + 2 * r, 2);
+            const double d = f16_to_f32(hd), dmin = f16_to_f32(hm);
+            for (int e = 0; e < quant::QK_K; ++e) {
+                const int c = e / 64, hi = (e % 64) / 32, k = e % 32, j = 2 * c + hi;
+                const uint8_t byte = pb[320 + 512 * c + 64 * (k / 4) + 4 * r + k % 4];
+                const int code = hi ? byte >> 4 : byte & 15;
+                const double want = d * pb[64 + 16 * j + r] * code - dmin * pb[192 + 16 * j + r];
+                const double got = ref[size_t(b * quant::QK_K + e)];
+                ASSERT_NEAR(got, want, 1e-6 * (std::fabs(want) + std::fabs(dmin * pb[192 + 16 * j + r])))
+                    << what << " row " << row << " element " << b * quant::QK_K + e;
+            }
+        }
+    }
+}
+
 TEST(quant_r16, repack_layout_and_round_trip) {
     std::mt19937 rng(5);
     for (dtype t : k_types) {
         for (int64_t n_rows : {1, 15, 16, 17, 40}) {
-            for (int64_t n : {32, 96, 256}) {
-                for (wmode mode : {wmode::QUANTIZED, wmode::RAW}) {
+            for (int64_t n : lengths(t, {32, 96, 256}, {256, 512})) {
+                for (wmode mode : {wmode::QUANTIZED, wmode::RAW, wmode::EXTREME}) {
                     const std::string what = std::string(dtype_name(t)) + " rows=" + std::to_string(n_rows) +
                                              " n=" + std::to_string(n);
                     const size_t rb = dtype_row_bytes(t, n), stride = rb + 2;  // odd base, even stride: all odd
                     std::vector<uint8_t> src(1 + stride * size_t(n_rows) + 8, 0xEE);
                     make_rows(t, n_rows, n, mode, rng, src.data() + 1, stride);
-                    const int64_t groups = div_up(n_rows, 16), nb = n / QK;
+                    const int64_t groups = div_up(n_rows, 16), nb = n / (is_q4k(t) ? quant::QK_K : QK);
                     const size_t bytes = quant::r16_bytes(t, n_rows, n);
-                    ASSERT_EQ(quant::r16_block_bytes(t), r16_block(t)) << what;
+                    ASSERT_EQ(quant::r16_block_bytes(t), is_q4k(t) ? r16_block(t) / 8 : r16_block(t)) << what;
                     ASSERT_EQ(bytes, size_t(groups * nb) * r16_block(t)) << what;
                     std::vector<uint8_t> packed(bytes + 1 + 16, 0xA5);  // packed at an odd address too
                     quant::repack_r16(t, src.data() + 1, stride, n_rows, n, packed.data() + 1);
@@ -138,9 +223,13 @@ TEST(quant_r16, repack_layout_and_round_trip) {
                         for (int64_t b = 0; b < nb; ++b)
                             for (size_t o = 0; o < r16_block(t); ++o) {
                                 const size_t at = 1 + size_t(g * nb + b) * r16_block(t) + o;
-                                ASSERT_EQ(packed[at], expected_packed(t, src.data() + 1, stride, n_rows, g, b, o))
+                                const uint8_t want =
+                                    is_q4k(t) ? expected_packed_q4k(src.data() + 1, stride, n_rows, g, b, o)
+                                              : expected_packed(t, src.data() + 1, stride, n_rows, g, b, o);
+                                ASSERT_EQ(packed[at], want)
                                     << what << " group " << g << " block " << b << " byte " << o;
                             }
+                    if (is_q4k(t)) check_q4k_values(packed.data() + 1, src.data() + 1, stride, n_rows, n, what);
                     // unpack gives back exactly the source row, no more bytes
                     for (int64_t r = 0; r < n_rows; ++r) {
                         std::vector<uint8_t> out(1 + rb + 4, 0x5A);
@@ -385,7 +474,7 @@ TEST(quant_r16, scalar_matmul_matches_dequantised_oracle) {
     std::mt19937 rng(29);
     for (dtype type : k_types) {
         for (int64_t n_rows : {1, 16, 17, 40}) {
-            for (int64_t n : {32, 256, 1024}) {
+            for (int64_t n : lengths(type, {32, 256, 1024}, {256, 1024})) {
                 for (int64_t n_tok : {1, 3, 8, 9, 17}) {
                     for (wmode wm : {wmode::QUANTIZED, wmode::RAW, wmode::EXTREME}) {
                         const bool ex = wm == wmode::EXTREME && n_tok % 2 == 1;
@@ -410,14 +499,16 @@ TEST(quant_r16, scalar_matmul_matches_dequantised_oracle) {
 TEST(quant_r16, tables_have_their_own_kernels) {
     for (dtype type : k_types) {
         ASSERT_NE(kernels::matmul_r16_for(scalar(), type), nullptr);
-        EXPECT_EQ(kernels::r16_sum_mode(type), type == dtype::DTYPE_Q4_0   ? 8
-                                               : type == dtype::DTYPE_Q4_1 ? 0
-                                                                           : 128);
+        EXPECT_EQ(kernels::r16_sum_mode(type), type == dtype::DTYPE_Q4_0                           ? 8
+                                               : type == dtype::DTYPE_Q4_1 || type == dtype::DTYPE_Q4_K ? 0
+                                                                                                   : 128)
+            << dtype_name(type);
     }
     EXPECT_EQ(kernels::matmul_r16_for(scalar(), dtype::DTYPE_Q5_0), nullptr);
     EXPECT_EQ(kernels::r16_sum_mode(dtype::DTYPE_Q5_0), -1);
     const table* avx2 = kernels::for_isa(kernels::isa::ISA_AVX2);
     const table* avx512 = kernels::for_isa(kernels::isa::ISA_AVX512);
+    const table* vnni = kernels::for_isa(kernels::isa::ISA_AVX512_VNNI);
     if (avx2) {
         EXPECT_NE(avx2->quantize_panel_q8, scalar().quantize_panel_q8);
         for (dtype type : k_types)
@@ -429,6 +520,11 @@ TEST(quant_r16, tables_have_their_own_kernels) {
         for (dtype type : k_types)
             EXPECT_NE(kernels::matmul_r16_for(*avx512, type), kernels::matmul_r16_for(*avx2, type)) << dtype_name(type);
     }
+    if (avx512 && vnni) {
+        EXPECT_EQ(vnni->quantize_panel_q8, avx512->quantize_panel_q8);  // inherited
+        for (dtype type : k_types)
+            EXPECT_NE(kernels::matmul_r16_for(*vnni, type), kernels::matmul_r16_for(*avx512, type)) << dtype_name(type);
+    }
 }
 
 TEST(quant_r16, simd_matmuls_match_scalar) {
@@ -437,7 +533,7 @@ TEST(quant_r16, simd_matmuls_match_scalar) {
     std::mt19937 rng(31);
     for (dtype type : k_types) {
         for (int64_t n_rows : {16, 17, 48}) {
-            for (int64_t n : {32, 256, 2048}) {
+            for (int64_t n : lengths(type, {32, 256, 2048}, {256, 2048})) {
                 for (int64_t n_tok : {1, 2, 3, 7, 8, 9, 16, 17, 33}) {
                     const wmode wm = n_tok % 3 == 0 ? wmode::RAW : n_tok % 3 == 1 ? wmode::QUANTIZED : wmode::EXTREME;
                     const bool ex = wm == wmode::EXTREME && n_tok % 2 == 1;
@@ -462,13 +558,13 @@ TEST(quant_r16, simd_matmuls_match_scalar) {
 
 // n_rows = 0, n_tok = 0 and n = 0 are no-ops or write zeros, on every table.
 TEST(quant_r16, empty_shapes) {
-    std::vector<uint8_t> w(544 * 4, 0x11), panel(k_pb * 2, 0);
+    std::vector<uint8_t> w(544 * 8, 0x11), panel(k_pb * 8, 0);  // 16 rows of 256 elements of any type
     for (const table* tb : test::host_tables())
         for (dtype type : k_types) {
             const kernels::matmul_r16_fn fn = kernels::matmul_r16_for(*tb, type);
             std::vector<float> y(64, 5.0f);
-            fn(w.data(), 0, panel.data(), 3, y.data(), 16, 64);
-            fn(w.data(), 16, panel.data(), 0, y.data(), 16, 64);
+            fn(w.data(), 0, panel.data(), 3, y.data(), 16, 256);
+            fn(w.data(), 16, panel.data(), 0, y.data(), 16, 256);
             for (float v : y) ASSERT_EQ(v, 5.0f) << kernels::isa_name(tb->level) << " " << dtype_name(type);
             fn(w.data(), 3, panel.data(), 2, y.data(), 4, 0);
             for (int i = 0; i < 8; ++i)
