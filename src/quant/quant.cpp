@@ -59,10 +59,10 @@ void dequantize_aligned(dtype t, const void* x, float* y, int64_t n) {
 
 void quantize_aligned(dtype t, const float* x, void* y, int64_t n, const float* importance) {
     switch (t) {
-        case D::DTYPE_Q4_0: return detail::quantize_q4_0(x, static_cast<block_q4_0*>(y), n / QK);
-        case D::DTYPE_Q4_1: return detail::quantize_q4_1(x, static_cast<block_q4_1*>(y), n / QK);
-        case D::DTYPE_Q5_0: return detail::quantize_q5_0(x, static_cast<block_q5_0*>(y), n / QK);
-        case D::DTYPE_Q5_1: return detail::quantize_q5_1(x, static_cast<block_q5_1*>(y), n / QK);
+        case D::DTYPE_Q4_0: return detail::quantize_q4_0(x, static_cast<block_q4_0*>(y), n / QK, importance);
+        case D::DTYPE_Q4_1: return detail::quantize_q4_1(x, static_cast<block_q4_1*>(y), n / QK, importance);
+        case D::DTYPE_Q5_0: return detail::quantize_q5_0(x, static_cast<block_q5_0*>(y), n / QK, importance);
+        case D::DTYPE_Q5_1: return detail::quantize_q5_1(x, static_cast<block_q5_1*>(y), n / QK, importance);
         case D::DTYPE_Q8_0: return detail::quantize_q8_0(x, static_cast<block_q8_0*>(y), n / QK);
         case D::DTYPE_Q8_1: return detail::quantize_q8_1(x, static_cast<block_q8_1*>(y), n / QK);
         case D::DTYPE_IQ4_NL: return detail::quantize_iq4_nl(x, static_cast<block_iq4_nl*>(y), n / QK, importance);
