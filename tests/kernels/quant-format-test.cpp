@@ -679,8 +679,8 @@ TEST(QuantFormat, LegacyImportanceIsHonoured) {
         const double weighted_w = rel_rmse(x, dequant(t, quantize(t, x, imp.data())), &imp);
         const std::vector<float> focused = dequant(t, quantize(t, x, focus.data()));
         const double plain_f = rel_rmse(x, plain, &mask), focused_f = rel_rmse(x, focused, &mask);
-        std::printf("  %-5s lognormal importance: weighted error %.3f %% -> %.3f %%; focus elements %.3f %% -> %.3f %%\n",
-                    dtype_name(t), 100 * plain_w, 100 * weighted_w, 100 * plain_f, 100 * focused_f);
+        std::printf("  %-5s lognormal importance: weighted error %.3f %% -> %.3f %%; "
+                    "focus elements %.3f %% -> %.3f %%\n", dtype_name(t), 100 * plain_w, 100 * weighted_w, 100 * plain_f, 100 * focused_f);
         // Measured ratios: weighted 0.88 (q4_0, q5_0) / 0.80 (q4_1, q5_1); focus 0.73 / 0.75 (q4_0 / q5_0) and 0.53
         // (q4_1, q5_1): one scale per block has less room than the asymmetric types' scale and min.
         const bool sym = is_symmetric(t);
