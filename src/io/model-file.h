@@ -61,10 +61,10 @@ enum class weight_layout : uint8_t { WEIGHT_LAYOUT_ROWS = 0, WEIGHT_LAYOUT_R16 =
 struct tensor_entry {
     std::string name;           // GGUF name, e.g. "blk.0.attn_q.weight"
     dtype type = dtype::DTYPE_F32;
-    weight_layout layout = weight_layout::WEIGHT_LAYOUT_ROWS;
     std::vector<int64_t> ne;    // GGUF order: ne[0] innermost
     const void* data = nullptr; // points into a mapping or an owned buffer of the model_file
     uint64_t nbytes = 0;
+    weight_layout layout = weight_layout::WEIGHT_LAYOUT_ROWS;  // last, so brace-initialised entries keep working
 
     int64_t nelements() const;
     tensor_view view() const;   // contiguous view
