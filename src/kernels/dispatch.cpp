@@ -39,6 +39,7 @@ const char* isa_name(isa i) {
         case isa::ISA_AVX512: return "avx512";
         case isa::ISA_AVX512_VNNI: return "avx512_vnni";
         case isa::ISA_NEON: return "neon";
+        case isa::ISA_AVX2_VNNI: return "avx2_vnni";
     }
     return "unknown";
 }
@@ -97,8 +98,8 @@ cpu_features detect() {
 
 struct tables {
     table scalar_t;
-    table avx2_t, avx512_t, vnni_t, neon_t;
-    bool has_avx2 = false, has_avx512 = false, has_vnni = false, has_neon = false;
+    table avx2_t, avx2_vnni_t, avx512_t, vnni_t, neon_t;
+    bool has_avx2 = false, has_avx2_vnni = false, has_avx512 = false, has_vnni = false, has_neon = false;
 
     // Each level starts as a copy of the level below, so an entry a level does not fill is inherited.
     tables() {
@@ -117,6 +118,12 @@ struct tables {
             avx2::fill_quant_r16(avx2_t);
             avx2_t.level = isa::ISA_AVX2;
             has_avx2 = true;
+            if (f.avx_vnni) {
+                avx2_vnni_t = avx2_t;
+                avx2_vnni::fill_quant_r16(avx2_vnni_t);
+                avx2_vnni_t.level = isa::ISA_AVX2_VNNI;
+                has_avx2_vnni = true;
+            }
             if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.os_avx512) {
                 avx512_t = avx2_t;
                 avx512::fill_table_avx512(avx512_t);
@@ -152,12 +159,13 @@ struct tables {
             case isa::ISA_AVX512: return has_avx512 ? &avx512_t : nullptr;
             case isa::ISA_AVX512_VNNI: return has_vnni ? &vnni_t : nullptr;
             case isa::ISA_NEON: return has_neon ? &neon_t : nullptr;
+            case isa::ISA_AVX2_VNNI: return has_avx2_vnni ? &avx2_vnni_t : nullptr;
         }
         return nullptr;
     }
 
     const table* best() const {
-        for (isa i : {isa::ISA_AVX512_VNNI, isa::ISA_AVX512, isa::ISA_AVX2, isa::ISA_NEON})
+        for (isa i : {isa::ISA_AVX512_VNNI, isa::ISA_AVX512, isa::ISA_AVX2_VNNI, isa::ISA_AVX2, isa::ISA_NEON})
             if (const table* t = get(i)) return t;
         return &scalar_t;
     }
@@ -176,7 +184,8 @@ const table* initial_active() {
     const char* env = std::getenv("FATHOM_ISA");
     if (!env || !*env) return best;
     std::string want(env);
-    for (isa i : {isa::ISA_SCALAR, isa::ISA_AVX2, isa::ISA_AVX512, isa::ISA_AVX512_VNNI, isa::ISA_NEON}) {
+    for (isa i : {isa::ISA_SCALAR, isa::ISA_AVX2, isa::ISA_AVX2_VNNI, isa::ISA_AVX512, isa::ISA_AVX512_VNNI,
+                  isa::ISA_NEON}) {
         if (want == isa_name(i)) {
             if (const table* t = ts.get(i)) return t;
             std::fprintf(stderr, "fathom: FATHOM_ISA=%s is not available on this CPU/build; using %s\n", env,
@@ -184,7 +193,7 @@ const table* initial_active() {
             return best;
         }
     }
-    std::fprintf(stderr, "fathom: unknown FATHOM_ISA=%s (expected scalar, avx2, avx512, avx512_vnni or neon); using %s\n",
+    std::fprintf(stderr, "fathom: unknown FATHOM_ISA=%s (expected scalar, avx2, avx2_vnni, avx512, avx512_vnni or neon); using %s\n",
                  env, isa_name(best->level));
     return best;
 }

@@ -9,7 +9,9 @@
 
 namespace fathom::kernels {
 
-enum class isa : int { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AVX512_VNNI = 3, ISA_NEON = 4 };
+// ISA_AVX2_VNNI: the AVX2 table plus 256-bit VEX vpdpbusd (AVX-VNNI: Alder Lake and later cores without AVX-512)
+// for the R16 kernels; it sits beside the AVX-512 levels, which do not inherit from it.
+enum class isa : int { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AVX512_VNNI = 3, ISA_NEON = 4, ISA_AVX2_VNNI = 5 };
 const char* isa_name(isa i);
 
 struct cpu_features {
@@ -161,6 +163,9 @@ void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx2.cpp
 void fill_quant_k(table& t);       // kernels-quant-k-avx2.cpp
 void fill_quant_r16(table& t);     // kernels-quant-r16-avx2.cpp
 }  // namespace avx2
+namespace avx2_vnni {
+void fill_quant_r16(table& t);     // kernels-quant-r16-avx2-vnni.cpp (on top of the AVX2 table)
+}  // namespace avx2_vnni
 namespace avx512 {
 void fill_quant_legacy(table& t);  // kernels-quant-legacy-avx512.cpp
 void fill_quant_k(table& t);       // kernels-quant-k-avx512.cpp

@@ -42,8 +42,8 @@ inline std::vector<uint8_t> encode(dtype t, const std::vector<float>& v, std::ve
 // Tables the host supports, scalar first.
 inline std::vector<const kernels::table*> host_tables() {
     std::vector<const kernels::table*> v;
-    for (kernels::isa i : {kernels::isa::ISA_SCALAR, kernels::isa::ISA_AVX2, kernels::isa::ISA_AVX512,
-                           kernels::isa::ISA_AVX512_VNNI, kernels::isa::ISA_NEON})
+    for (kernels::isa i : {kernels::isa::ISA_SCALAR, kernels::isa::ISA_AVX2, kernels::isa::ISA_AVX2_VNNI,
+                           kernels::isa::ISA_AVX512, kernels::isa::ISA_AVX512_VNNI, kernels::isa::ISA_NEON})
         if (const kernels::table* t = kernels::for_isa(i)) v.push_back(t);
     return v;
 }

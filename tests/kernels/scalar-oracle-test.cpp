@@ -327,7 +327,9 @@ TEST(dispatch, names_levels_and_selection) {
     EXPECT_STREQ(kernels::isa_name(isa::ISA_AVX512), "avx512");
     EXPECT_STREQ(kernels::isa_name(isa::ISA_AVX512_VNNI), "avx512_vnni");
     EXPECT_STREQ(kernels::isa_name(isa::ISA_NEON), "neon");
-    for (isa i : {isa::ISA_SCALAR, isa::ISA_AVX2, isa::ISA_AVX512, isa::ISA_AVX512_VNNI, isa::ISA_NEON}) {
+    EXPECT_STREQ(kernels::isa_name(isa::ISA_AVX2_VNNI), "avx2_vnni");
+    for (isa i : {isa::ISA_SCALAR, isa::ISA_AVX2, isa::ISA_AVX2_VNNI, isa::ISA_AVX512, isa::ISA_AVX512_VNNI,
+                  isa::ISA_NEON}) {
         const table* t = kernels::for_isa(i);
         if (t) {
             EXPECT_EQ(t->level, i) << "table reports its own level honestly";
@@ -337,12 +339,15 @@ TEST(dispatch, names_levels_and_selection) {
     // The VNNI level exists exactly when the CPU has AVX-512 VNNI on top of the AVX-512 level.
     EXPECT_EQ(kernels::for_isa(isa::ISA_AVX512_VNNI) != nullptr,
               kernels::for_isa(isa::ISA_AVX512) != nullptr && kernels::detect_cpu().avx512_vnni);
+    // The AVX-VNNI level exists exactly when the CPU has AVX-VNNI on top of the AVX2 level.
+    EXPECT_EQ(kernels::for_isa(isa::ISA_AVX2_VNNI) != nullptr,
+              kernels::for_isa(isa::ISA_AVX2) != nullptr && kernels::detect_cpu().avx_vnni);
 
     const isa before = kernels::active().level;
     const char* env = std::getenv("FATHOM_ISA");
     if (!env || !*env) {  // best available
         isa best = isa::ISA_SCALAR;
-        for (isa i : {isa::ISA_NEON, isa::ISA_AVX2, isa::ISA_AVX512, isa::ISA_AVX512_VNNI})
+        for (isa i : {isa::ISA_NEON, isa::ISA_AVX2, isa::ISA_AVX2_VNNI, isa::ISA_AVX512, isa::ISA_AVX512_VNNI})
             if (kernels::for_isa(i)) best = i;
         EXPECT_EQ(before, best);
     }
@@ -394,7 +399,7 @@ std::string run_child(const std::string& isa) {
 TEST(dispatch, env_override_in_child_process) {
     using kernels::isa;
     isa best = isa::ISA_SCALAR;
-    for (isa i : {isa::ISA_NEON, isa::ISA_AVX2, isa::ISA_AVX512, isa::ISA_AVX512_VNNI})
+    for (isa i : {isa::ISA_NEON, isa::ISA_AVX2, isa::ISA_AVX2_VNNI, isa::ISA_AVX512, isa::ISA_AVX512_VNNI})
         if (kernels::for_isa(i)) best = i;
     const std::string best_line = std::string("active=") + kernels::isa_name(best);
     std::string out = run_child("scalar");
