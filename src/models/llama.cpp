@@ -153,18 +153,24 @@ private:
 };
 
 // Norms, biases and rope_freqs are used as F32 arrays; F16/BF16 ones (as HF half-precision checkpoints store
-// them) are converted once here into buffers owned by the model's file.
+// them) are converted once here into buffers owned by the model's file. F32 ones are copied too: they sit between
+// the large matmul weights in the file, and reading them from the mapping every forward pass would map back the
+// page-cache folios around them (up to 2 MiB each) after nn::prepare_weight released the repacked weights' pages.
 void promote_to_f32(io::model_file& f, const io::tensor_entry* bound) {
-    if (!bound || bound->type == dtype::DTYPE_F32) return;
+    if (!bound) return;
     io::tensor_entry& t = f.tensors[size_t(bound - f.tensors.data())];
     const int64_t n = t.nelements();
     auto buf = std::make_shared<aligned_buffer>(size_t(n) * sizeof(float));
     const uint8_t* src = static_cast<const uint8_t*>(t.data);
     float* dst = buf->as<float>();
-    for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = t.type == dtype::DTYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+    if (t.type == dtype::DTYPE_F32) {
+        std::memcpy(dst, src, size_t(n) * sizeof(float));
+    } else {
+        for (int64_t i = 0; i < n; ++i) {
+            uint16_t h;
+            std::memcpy(&h, src + 2 * i, 2);
+            dst[i] = t.type == dtype::DTYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+        }
     }
     t.type = dtype::DTYPE_F32;
     t.data = buf->data();
