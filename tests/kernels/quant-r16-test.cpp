@@ -520,6 +520,15 @@ TEST(quant_r16, tables_have_their_own_kernels) {
         for (dtype type : k_types)
             EXPECT_NE(kernels::matmul_r16_for(*avx512, type), kernels::matmul_r16_for(*avx2, type)) << dtype_name(type);
     }
+    const table* avx2_vnni = kernels::for_isa(kernels::isa::ISA_AVX2_VNNI);
+    if (avx2 && avx2_vnni) {
+        EXPECT_EQ(avx2_vnni->quantize_panel_q8, avx2->quantize_panel_q8);  // inherited
+        for (dtype type : k_types) {
+            EXPECT_NE(kernels::matmul_r16_for(*avx2_vnni, type), nullptr) << dtype_name(type);
+            EXPECT_NE(kernels::matmul_r16_for(*avx2_vnni, type), kernels::matmul_r16_for(*avx2, type))
+                << dtype_name(type);
+        }
+    }
     if (avx512 && vnni) {
         EXPECT_EQ(vnni->quantize_panel_q8, avx512->quantize_panel_q8);  // inherited
         for (dtype type : k_types)
