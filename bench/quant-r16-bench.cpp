@@ -124,8 +124,8 @@ void bm_quantize(benchmark::State& st, const kernels::table* t, int64_t n) {
 }
 
 void register_all() {
-    for (kernels::isa i : {kernels::isa::ISA_SCALAR, kernels::isa::ISA_AVX2, kernels::isa::ISA_AVX512,
-                           kernels::isa::ISA_AVX512_VNNI, kernels::isa::ISA_NEON}) {
+    for (kernels::isa i : {kernels::isa::ISA_SCALAR, kernels::isa::ISA_AVX2, kernels::isa::ISA_AVX2_VNNI,
+                           kernels::isa::ISA_AVX512, kernels::isa::ISA_AVX512_VNNI, kernels::isa::ISA_NEON}) {
         const kernels::table* t = kernels::for_isa(i);
         if (!t) continue;
         const std::string isa = kernels::isa_name(i);

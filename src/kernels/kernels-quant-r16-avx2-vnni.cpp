@@ -207,6 +207,7 @@ template <r16 K>
 struct legacy_tiles {
     static constexpr size_t bytes_per_32 = block_bytes<K>();
     static constexpr int64_t block = QK;
+    static constexpr bool both_halves = K == r16::Q8_0;
     template <int H, int T>
     static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, float* y, int64_t ldy,
                     int valid, const uint8_t* pf) {
@@ -216,6 +217,7 @@ struct legacy_tiles {
 struct q4_k_tiles {
     static constexpr size_t bytes_per_32 = k_q4k_block / 8;
     static constexpr int64_t block = quant::QK_K;
+    static constexpr bool both_halves = false;
     template <int H, int T>
     static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
                     int valid, const uint8_t* pf) {
@@ -237,10 +239,14 @@ void half_tokens(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int nt, i
 }
 
 // Groups of 16 rows, each over every panel (its weights stay in L1/L2 for the panels after the first), each panel
-// block by block: one token takes both halves of the group at once, more tokens go in tiles of up to 4 tokens over
-// one half (4 integer sums, 4 F32 accumulators and the unpacked weights fit the sixteen YMM registers). The first pass
-// over a group prefetches the next group's weights into L2, block for block (one group ahead covers DRAM latency in
-// decode).
+// block by block: one token takes both halves of the group at once; more tokens go in tiles of up to 4 tokens over
+// one half (4 integer sums, 4 F32 accumulators and the unpacked weights fit the sixteen YMM registers), or, for Q8_0
+// (both_halves: no unpacking, so the weight loads dominate), in tiles of 2 tokens over both halves. Medians of 3 on
+// the shared 2-core VM, 64 / 256 tokens, GOP/s 1x4 -> 2x2 tiles: Q8_0 2048x2048 217 -> 241, 212 -> 241, 5632x2048
+// 200 -> 236, 208 -> 234, 2048x5632 201 -> 200, 196 -> 189; Q4_0 156 -> 154, 155 -> 149, 180 -> 151, 218 -> 167,
+// 215 -> 210, 200 -> 196; Q4_K 184 -> 158, 186 -> 161, 181 -> 136, 180 -> 162, 146 -> 161, 180 -> 154. The first
+// pass over a group prefetches the next group's weights into L2, block for block (one group ahead covers DRAM latency
+// in decode).
 template <class K>
 void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
     if (n_rows <= 0 || n_tok <= 0) return;
@@ -262,6 +268,14 @@ void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, fl
             if (nt == 1) {
                 if (halves == 2) K::template run<2, 1>(wg, 0, xpan, 0, nb, yp, ldy, valid, pf);
                 else K::template run<1, 1>(wg, 0, xpan, 0, nb, yp, ldy, valid, pf);
+                continue;
+            }
+            if (K::both_halves && halves == 2) {
+                for (int t = 0; t < nt; t += 2) {
+                    const uint8_t* tpf = t == 0 ? pf : nullptr;
+                    if (nt - t >= 2) K::template run<2, 2>(wg, 0, xpan, t, nb, yp + t * ldy, ldy, valid, tpf);
+                    else K::template run<2, 1>(wg, 0, xpan, t, nb, yp + t * ldy, ldy, valid, tpf);
+                }
                 continue;
             }
             for (int h = 0; h < halves; ++h) {
