@@ -190,6 +190,15 @@ TEST(quant_model, repacked_r16_product_matches_row_layout) {
             nn::matmul(pool, f.tensors[0], x.data(), n_in, n_tok, ya.data(), n_out);
             ASSERT_TRUE(nn::prepare_weight(f, &f.tensors[0])) << dtype_name(t);
             ASSERT_EQ(f.tensors[0].layout, io::weight_layout::WEIGHT_LAYOUT_R16);
+            if (n_tok == 1) {  // a repacked tensor never reaches a file
+                test::temp_dir dir;
+                try {
+                    io::write_gguf(dir.path() + "/r16.gguf", f);
+                    ADD_FAILURE() << "writing a repacked tensor must fail";
+                } catch (const fathom::error& e) {
+                    EXPECT_NE(std::string(e.what()).find("repacked"), std::string::npos) << e.what();
+                }
+            }
             nn::matmul(pool, f.tensors[0], x.data(), n_in, n_tok, yb.data(), n_out);
             if (t != dtype::DTYPE_Q4_K) {
                 EXPECT_LT(rel_rms({yb}, {ya}), 1e-3) << dtype_name(t) << " n_tok " << n_tok;
