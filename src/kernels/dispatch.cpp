@@ -255,6 +255,7 @@ matmul_r16_fn matmul_r16_for(const table& t, dtype w) {
         case dtype::DTYPE_Q8_0: return t.matmul_r16_q8_0;
         case dtype::DTYPE_IQ4_NL: return t.matmul_r16_iq4_nl;
         case dtype::DTYPE_Q4_K: return t.matmul_r16_q4_k;
+        case dtype::DTYPE_IQ4_XS: return t.matmul_r16_iq4_xs;
         default: return nullptr;
     }
 }
@@ -265,7 +266,8 @@ int32_t r16_sum_mode(dtype w) {
         case dtype::DTYPE_Q4_1:
         case dtype::DTYPE_Q4_K: return 0;
         case dtype::DTYPE_Q8_0:
-        case dtype::DTYPE_IQ4_NL: return 128;
+        case dtype::DTYPE_IQ4_NL:
+        case dtype::DTYPE_IQ4_XS: return 128;
         default: return -1;
     }
 }

@@ -1,4 +1,4 @@
-// AVX-512 VNNI R16 kernels (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K): 16 interleaved weight rows fill one zmm (one int32 lane per row), each vpdpbusd adds
+// AVX-512 VNNI R16 kernels (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, IQ4_XS): 16 interleaved weight rows fill one zmm (one int32 lane per row), each vpdpbusd adds
 // four code products of all 16 rows for one token, with the token's four activation bytes broadcast from the panel.
 // Up to 8 tokens share every unpacked weight vector; integer sums restart at each 32-element block (seeded with the
 // panel's -bias * sum(codes) word) and are scaled into F32 accumulators by d_w * d_x. The panel quantiser is
@@ -197,14 +197,58 @@ void tile_q4_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int6
     for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
 }
 
-void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
-                     int64_t n) {
-    using tile_fn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, __mmask16);
-    static constexpr tile_fn tiles[9] = {nullptr,       tile_q4_k<1>, tile_q4_k<2>, tile_q4_k<3>, tile_q4_k<4>,
-                                         tile_q4_k<5>,  tile_q4_k<6>, tile_q4_k<7>, tile_q4_k<8>};
+// IQ4_XS: one 16-row group times NT tokens; per 32-element sub-block j the IQ4_NL tile's work (LUT codes + 128,
+// sums seeded with the panel's -128 * sum word), scaled by d * (ls_j - 32) * d_x.
+template <int NT>
+void tile_iq4_xs(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 mask) {
+    constexpr size_t BB = 2208;
+    constexpr size_t PB = k_r16_panel_block_bytes;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    alignas(16) int8_t lv[16];
+    for (int i = 0; i < 16; ++i) lv[i] = int8_t(quant::k_iq4nl[i] + 128);
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(lv)));
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * BB;
+        if constexpr (NT <= 2) {
+            for (size_t o = 0; o < BB; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(blk + k_prefetch + o), _MM_HINT_T0);
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* codes = blk + 160 + 256 * j;
+            const uint8_t* xb = xp + size_t(sb * 8 + j) * PB;
+            __m512i s[NT];
+            for (int t = 0; t < NT; ++t) s[t] = bcast32(xb + 288 + 4 * t);
+            for (int w = 0; w < 4; ++w) {
+                const __m512i v = _mm512_loadu_si512(codes + 64 * w);
+                const __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4));
+                const __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+                for (int t = 0; t < NT; ++t) {
+                    s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32(xb + 32 * t + 4 * w));
+                    s[t] = _mm512_dpbusd_epi32(s[t], hi, bcast32(xb + 32 * t + 16 + 4 * w));
+                }
+            }
+            const __m512i ls = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j)));
+            const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(ls, _mm512_set1_epi32(32))));
+            for (int t = 0; t < NT; ++t) {
+                float dx;
+                std::memcpy(&dx, xb + 256 + 4 * t, 4);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(sc, _mm512_set1_ps(dx)), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+}
+
+// Runs a super-block (256-element) type's tiles over every 16-row group and 8-token panel.
+using super_tile_fn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, __mmask16);
+void run_super_tiles(const super_tile_fn* tiles, size_t sb_bytes, const void* w, int64_t n_rows, const void* xp,
+                     int64_t n_tok, float* y, int64_t ldy, int64_t n) {
     const int64_t nsb = n / quant::QK_K;
     const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
-    const size_t group_bytes = size_t(nsb) * 2368;
+    const size_t group_bytes = size_t(nsb) * sb_bytes;
     const size_t panel_bytes = size_t(n / quant::QK) * k_r16_panel_block_bytes;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xp);
@@ -219,6 +263,21 @@ void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_to
     }
 }
 
+void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                     int64_t n) {
+    static constexpr super_tile_fn tiles[9] = {nullptr,       tile_q4_k<1>, tile_q4_k<2>, tile_q4_k<3>, tile_q4_k<4>,
+                                               tile_q4_k<5>,  tile_q4_k<6>, tile_q4_k<7>, tile_q4_k<8>};
+    run_super_tiles(tiles, 2368, w, n_rows, xp, n_tok, y, ldy, n);
+}
+
+void matmul_r16_iq4_xs(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                       int64_t n) {
+    static constexpr super_tile_fn tiles[9] = {nullptr,         tile_iq4_xs<1>, tile_iq4_xs<2>,
+                                               tile_iq4_xs<3>,  tile_iq4_xs<4>, tile_iq4_xs<5>,
+                                               tile_iq4_xs<6>,  tile_iq4_xs<7>, tile_iq4_xs<8>};
+    run_super_tiles(tiles, 2208, w, n_rows, xp, n_tok, y, ldy, n);
+}
+
 }  // namespace
 
 void fill_quant_r16(table& t) {
@@ -227,6 +286,7 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
     t.matmul_r16_q4_k = matmul_r16_q4_k;
+    t.matmul_r16_iq4_xs = matmul_r16_iq4_xs;
 }
 
 }  // namespace fathom::kernels::avx512_vnni

@@ -1,5 +1,5 @@
-// Scalar R16 kernels: the activation panel quantiser and the 16-row interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL
-// and Q4_K matmuls written straight from the layout in kernels.h; the oracle the SIMD versions are tested against.
+// Scalar R16 kernels: the activation panel quantiser and the 16-row interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K /
+// IQ4_XS matmuls written straight from the layout in kernels.h; the oracle the SIMD versions are tested against.
 #include <cmath>
 #include <cstring>
 
@@ -152,6 +152,46 @@ void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_to
     }
 }
 
+// IQ4_XS: 2208-byte super-blocks of 256 elements per 16-row group (layout in kernels.h).
+void matmul_r16_iq4_xs(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                       int64_t n) {
+    constexpr size_t block = 2208;
+    const int64_t nsb = n / quant::QK_K, nb = n / QK;
+    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    const uint8_t* xb = static_cast<const uint8_t*>(xp);
+    for (int64_t g = 0; g < groups; ++g) {
+        const uint8_t* wg = wb + size_t(g) * size_t(nsb) * block;
+        for (int64_t t = 0; t < n_tok; ++t) {
+            const uint8_t* xpan = xb + size_t(t / k_r16_panel) * size_t(nb) * k_r16_panel_block_bytes;
+            const int64_t ts = t % k_r16_panel;
+            for (int r = 0; r < k_r16_rows; ++r) {
+                const int64_t row = g * k_r16_rows + r;
+                if (row >= n_rows) break;
+                float acc = 0.0f;
+                for (int64_t sb = 0; sb < nsb; ++sb) {
+                    const uint8_t* blk = wg + size_t(sb) * block;
+                    const float d = half_at(blk, r);
+                    for (int j = 0; j < 8; ++j) {
+                        const uint8_t* xblk = xpan + size_t(sb * 8 + j) * k_r16_panel_block_bytes;
+                        const int8_t* q = reinterpret_cast<const int8_t*>(xblk + 32 * ts);
+                        float dx;
+                        int32_t corr;
+                        std::memcpy(&dx, xblk + 256 + 4 * ts, 4);
+                        std::memcpy(&corr, xblk + 288 + 4 * ts, 4);
+                        const uint8_t* codes = blk + 160 + 256 * j;
+                        int32_t isum = corr;
+                        for (int i = 0; i < QK; ++i) isum += code_at<r16::IQ4_NL>(codes, r, i) * int32_t(q[i]);
+                        const float sc = float(int(blk[32 + 16 * j + r]) - 32);
+                        acc += float(isum) * (d * sc * dx);
+                    }
+                }
+                y[t * ldy + row] = acc;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void fill_quant_r16(table& t) {
@@ -161,6 +201,7 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
     t.matmul_r16_q4_k = matmul_r16_q4_k;
+    t.matmul_r16_iq4_xs = matmul_r16_iq4_xs;
 }
 
 }  // namespace fathom::kernels::scalar

@@ -55,7 +55,12 @@ using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
 //                 64-element chunk c (c < 4) 8 x 64 B of codes: bytes [64w + 4r, 64w + 4r + 4) are qs[32c + 4w ..+4)
 //                 of row r (w < 8): low nibbles are elements 64c + 4w..+3 (sub-block 2c), high nibbles 64c + 32 + 4w..+3
 //                 (sub-block 2c + 1). Value = d * scale_j * code - dmin * min_j.                        2368 B / 256
-// A group of n elements takes (n/32) * block bytes (quant::r16_block_bytes; for Q4_K, per 32 elements 296 B).
+//   IQ4_XS        per 256-element super-block: 16 F16 d, then 8 x 16 bytes of 6-bit scales (byte 16j + r: row r's
+//                 ls_j, 0..63), then per sub-block j (j < 8) 4 x 64 B of codes: bytes [64w + 4r, 64w + 4r + 4) are
+//                 qs[16j + 4w ..+4) of row r (w < 4), nibble order as Q4_0. Value = d * (ls_j - 32) * k_iq4nl[code].
+//                                                                                                        2208 B / 256
+// A group of n elements takes (n/32) * block bytes (quant::r16_block_bytes; per 32 elements 296 B for Q4_K, 276 B for
+// IQ4_XS).
 //
 // INT8 activation panels for the R16 kernels: tokens in panels of 8 (k_r16_panel), each panel block by block; per
 // block of 32 elements: 8 x 32 int8 codes (token t at byte 32t), 8 F32 scales d, 8 32-bit sums: 320 B. Slots of
@@ -77,7 +82,8 @@ using quantize_panel_fn = void (*)(const float* x, int64_t ldx, int64_t n_tok, v
 // last group past n_rows are not written. The sum_mode of the panels must be the weight type's (r16_sum_mode).
 using matmul_r16_fn = void (*)(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
                                int64_t n);
-// The panels' sum_mode for an R16 weight type (8, 0, 128, 128, 0 for Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K; -1 otherwise).
+// The panels' sum_mode for an R16 weight type (8, 0, 128, 128, 0, 128 for Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, IQ4_XS;
+// -1 otherwise).
 int32_t r16_sum_mode(dtype w);
 
 struct table {
@@ -107,6 +113,7 @@ struct table {
     matmul_r16_fn matmul_r16_q8_0 = nullptr;
     matmul_r16_fn matmul_r16_iq4_nl = nullptr;
     matmul_r16_fn matmul_r16_q4_k = nullptr;
+    matmul_r16_fn matmul_r16_iq4_xs = nullptr;
 
     // ---- weight-type matmuls (decode / small batches). Index by weight type via matmul_rows_for().
     matmul_rows_fn matmul_rows_f32 = nullptr;

@@ -1,4 +1,4 @@
-// R16 repacking of Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K weights into 16-row interleaved groups, and back.
+// R16 repacking of Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K / IQ4_XS weights into 16-row interleaved groups, and back.
 #include "quant/repack.h"
 
 #include <cstring>
@@ -88,9 +88,56 @@ void unpack_q4_k_row(const uint8_t* p, int64_t row, int64_t n, uint8_t* o) {
     }
 }
 
+// ---- IQ4_XS: 256-element super-blocks (see kernels.h): 16 d, 8x16 6-bit scales, 8 sub-blocks of 4 x 64 B codes.
+constexpr size_t k_iq4xs_r16 = 2208;
+
+void repack_iq4_xs(const uint8_t* s, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* d) {
+    const int64_t nb = n / QK_K, groups = (n_rows + k_rows - 1) / k_rows;
+    for (int64_t g = 0; g < groups; ++g)
+        for (int64_t r = 0; r < k_rows && g * k_rows + r < n_rows; ++r) {
+            const uint8_t* sr = s + size_t(g * k_rows + r) * row_bytes;
+            for (int64_t b = 0; b < nb; ++b) {
+                const uint8_t* sb = sr + size_t(b) * sizeof(block_iq4_xs);
+                uint8_t* db = d + (size_t(g) * size_t(nb) + size_t(b)) * k_iq4xs_r16;
+                std::memcpy(db + 2 * r, sb, 2);  // d
+                const unsigned sh = unsigned(sb[2]) | unsigned(sb[3]) << 8;
+                for (int j = 0; j < 8; ++j)
+                    db[32 + 16 * j + r] = uint8_t(((sb[4 + j / 2] >> (4 * (j % 2))) & 0xF) | (((sh >> (2 * j)) & 3) << 4));
+                const uint8_t* qs = sb + 8;
+                for (int j = 0; j < 8; ++j)
+                    for (int w = 0; w < 4; ++w) std::memcpy(db + 160 + 256 * j + 64 * w + 4 * r, qs + 16 * j + 4 * w, 4);
+            }
+        }
+}
+
+void unpack_iq4_xs_row(const uint8_t* p, int64_t row, int64_t n, uint8_t* o) {
+    const int64_t nb = n / QK_K, g = row / k_rows, r = row % k_rows;
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* pb = p + (size_t(g) * size_t(nb) + size_t(b)) * k_iq4xs_r16;
+        uint8_t* ob = o + size_t(b) * sizeof(block_iq4_xs);
+        std::memcpy(ob, pb + 2 * r, 2);
+        unsigned sh = 0;
+        std::memset(ob + 4, 0, 4);
+        for (int j = 0; j < 8; ++j) {
+            const unsigned ls = pb[32 + 16 * j + r];
+            ob[4 + j / 2] = uint8_t(ob[4 + j / 2] | ((ls & 0xF) << (4 * (j % 2))));
+            sh |= (ls >> 4) << (2 * j);
+        }
+        ob[2] = uint8_t(sh & 0xFF);
+        ob[3] = uint8_t(sh >> 8);
+        uint8_t* qs = ob + 8;
+        for (int j = 0; j < 8; ++j)
+            for (int w = 0; w < 4; ++w) std::memcpy(qs + 16 * j + 4 * w, pb + 160 + 256 * j + 64 * w + 4 * r, 4);
+    }
+}
+
 }  // namespace
 
-size_t r16_block_bytes(dtype w) { return w == dtype::DTYPE_Q4_K ? k_q4k_r16 / 8 : form_of(w).dst_block; }
+size_t r16_block_bytes(dtype w) {
+    if (w == dtype::DTYPE_Q4_K) return k_q4k_r16 / 8;
+    if (w == dtype::DTYPE_IQ4_XS) return k_iq4xs_r16 / 8;
+    return form_of(w).dst_block;
+}
 
 size_t r16_bytes(dtype w, int64_t n_rows, int64_t n) {
     const int64_t groups = (n_rows + k_rows - 1) / k_rows;
@@ -98,9 +145,12 @@ size_t r16_bytes(dtype w, int64_t n_rows, int64_t n) {
 }
 
 void repack_r16(dtype w, const void* src, size_t row_bytes, int64_t n_rows, int64_t n, void* dst) {
-    if (w == dtype::DTYPE_Q4_K) {
+    if (w == dtype::DTYPE_Q4_K || w == dtype::DTYPE_IQ4_XS) {
         std::memset(dst, 0, r16_bytes(w, n_rows, n));
-        repack_q4_k(static_cast<const uint8_t*>(src), row_bytes, n_rows, n, static_cast<uint8_t*>(dst));
+        if (w == dtype::DTYPE_Q4_K)
+            repack_q4_k(static_cast<const uint8_t*>(src), row_bytes, n_rows, n, static_cast<uint8_t*>(dst));
+        else
+            repack_iq4_xs(static_cast<const uint8_t*>(src), row_bytes, n_rows, n, static_cast<uint8_t*>(dst));
         return;
     }
     const r16_form f = form_of(w);
@@ -132,6 +182,10 @@ void repack_r16(dtype w, const void* src, size_t row_bytes, int64_t n_rows, int6
 void unpack_r16_row(dtype w, const void* packed, int64_t row, int64_t n, void* dst) {
     if (w == dtype::DTYPE_Q4_K) {
         unpack_q4_k_row(static_cast<const uint8_t*>(packed), row, n, static_cast<uint8_t*>(dst));
+        return;
+    }
+    if (w == dtype::DTYPE_IQ4_XS) {
+        unpack_iq4_xs_row(static_cast<const uint8_t*>(packed), row, n, static_cast<uint8_t*>(dst));
         return;
     }
     const r16_form f = form_of(w);

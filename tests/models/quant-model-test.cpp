@@ -167,7 +167,8 @@ TEST(quant_model, repacked_r16_product_matches_row_layout) {
     std::mt19937 rng(21);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     nn::set_blas_min_tokens(1 << 20);  // the row layout through its integer kernels at every token count
-    for (dtype t : {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_1, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_K}) {
+    for (dtype t : {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_1, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_K,
+                    dtype::DTYPE_IQ4_XS}) {
         for (int64_t n_tok : {1, 3, 8, 9, 70}) {
             std::vector<float> w(size_t(n_in * n_out)), x(size_t(n_in * n_tok));
             for (float& v : w) v = 0.05f * nd(rng);
@@ -200,10 +201,10 @@ TEST(quant_model, repacked_r16_product_matches_row_layout) {
                 }
             }
             nn::matmul(pool, f.tensors[0], x.data(), n_in, n_tok, yb.data(), n_out);
-            if (t != dtype::DTYPE_Q4_K) {
+            if (t != dtype::DTYPE_Q4_K && t != dtype::DTYPE_IQ4_XS) {
                 EXPECT_LT(rel_rms({yb}, {ya}), 1e-3) << dtype_name(t) << " n_tok " << n_tok;
             } else {
-                // The row layout pairs Q4_K with Q8_K activations (one scale per 256), R16 with 8-bit codes and a
+                // The row layout pairs Q4_K and IQ4_XS with Q8_K activations (one scale per 256), R16 with 8-bit codes and a
                 // scale per 32: R16 must be at least as close to the exact product of the dequantised weights.
                 std::vector<float> wd(w.size()), ye(ya.size());
                 for (int64_t r = 0; r < n_out; ++r)
@@ -238,7 +239,7 @@ TEST(quant_model, repacked_r16_weights_match_row_layout) {
     // gives O(1) differences; the tight check is the single product above.
     test::temp_dir dir;
     const std::vector<int32_t> tokens = test::random_tokens(21, k_vocab, 9);
-    for (const char* type : {"q4_0", "q4_1", "q8_0", "iq4_nl", "q4_k"}) {
+    for (const char* type : {"q4_0", "q4_1", "q8_0", "iq4_nl", "q4_k", "iq4_xs"}) {
         nn::set_repack_enabled(false);
         const quantized rows = quantize_tiny(type, dir);
         nn::set_repack_enabled(true);
