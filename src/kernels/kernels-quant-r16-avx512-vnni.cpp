@@ -219,17 +219,25 @@ void tile_iq4_xs(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, in
         for (int j = 0; j < 8; ++j) {
             const uint8_t* codes = blk + 160 + 256 * j;
             const uint8_t* xb = xp + size_t(sb * 8 + j) * PB;
-            __m512i s[NT];
-            for (int t = 0; t < NT; ++t) s[t] = bcast32(xb + 288 + 4 * t);
+            // Decode (NT <= 2): low and high nibbles into separate sums, halving each vpdpbusd dependency chain.
+            constexpr bool split = NT <= 2;
+            __m512i s[NT], s2[NT];
+            for (int t = 0; t < NT; ++t) {
+                s[t] = bcast32(xb + 288 + 4 * t);
+                s2[t] = _mm512_setzero_si512();
+            }
             for (int w = 0; w < 4; ++w) {
                 const __m512i v = _mm512_loadu_si512(codes + 64 * w);
                 const __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4));
                 const __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
                 for (int t = 0; t < NT; ++t) {
                     s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32(xb + 32 * t + 4 * w));
-                    s[t] = _mm512_dpbusd_epi32(s[t], hi, bcast32(xb + 32 * t + 16 + 4 * w));
+                    if constexpr (split) s2[t] = _mm512_dpbusd_epi32(s2[t], hi, bcast32(xb + 32 * t + 16 + 4 * w));
+                    else s[t] = _mm512_dpbusd_epi32(s[t], hi, bcast32(xb + 32 * t + 16 + 4 * w));
                 }
             }
+            if constexpr (split)
+                for (int t = 0; t < NT; ++t) s[t] = _mm512_add_epi32(s[t], s2[t]);
             const __m512i ls = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j)));
             const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(ls, _mm512_set1_epi32(32))));
             for (int t = 0; t < NT; ++t) {
