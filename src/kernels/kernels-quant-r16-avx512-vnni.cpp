@@ -115,15 +115,15 @@ void tile(const uint8_t* wg, const uint8_t* xp, int64_t nb, float* y, int64_t ld
     for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
 }
 
-template <r16 K>
-void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
-    using tile_fn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, __mmask16);
-    static constexpr tile_fn tiles[9] = {nullptr,       tile<K, 1>, tile<K, 2>, tile<K, 3>, tile<K, 4>,
-                                         tile<K, 5>,    tile<K, 6>, tile<K, 7>, tile<K, 8>};
-    const int64_t nb = n / quant::QK;
+// Runs a type's tiles (tiles[nt] for a panel of nt tokens; each tile walks all of a group's blocks of unit_elems
+// elements and unit_bytes bytes) over every 16-row group and 8-token panel.
+using tile_fn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, __mmask16);
+void run_tiles(const tile_fn* tiles, int64_t unit_elems, size_t unit_bytes, const void* w, int64_t n_rows,
+               const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+    const int64_t units = n / unit_elems;
     const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
-    const size_t group_bytes = size_t(nb) * block_bytes<K>();
-    const size_t panel_bytes = size_t(nb) * k_r16_panel_block_bytes;
+    const size_t group_bytes = size_t(units) * unit_bytes;
+    const size_t panel_bytes = size_t(n / quant::QK) * k_r16_panel_block_bytes;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xp);
     for (int64_t g = 0; g < groups; ++g) {
@@ -131,10 +131,17 @@ void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, fl
         const __mmask16 mask = rows >= 16 ? __mmask16(0xffff) : __mmask16((1u << rows) - 1u);
         for (int64_t t0 = 0; t0 < n_tok; t0 += k_r16_panel) {
             const int64_t nt = n_tok - t0 < k_r16_panel ? n_tok - t0 : k_r16_panel;
-            tiles[nt](wb + size_t(g) * group_bytes, xb + size_t(t0 / k_r16_panel) * panel_bytes, nb,
+            tiles[nt](wb + size_t(g) * group_bytes, xb + size_t(t0 / k_r16_panel) * panel_bytes, units,
                       y + t0 * ldy + g * k_r16_rows, ldy, mask);
         }
     }
+}
+
+template <r16 K>
+void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy, int64_t n) {
+    static constexpr tile_fn tiles[9] = {nullptr,       tile<K, 1>, tile<K, 2>, tile<K, 3>, tile<K, 4>,
+                                         tile<K, 5>,    tile<K, 6>, tile<K, 7>, tile<K, 8>};
+    run_tiles(tiles, quant::QK, block_bytes<K>(), w, n_rows, xp, n_tok, y, ldy, n);
 }
 
 // Q4_K: one 16-row group times NT tokens. Per 64-element chunk, each 64-byte code load gives sub-block 2c (low
@@ -250,40 +257,19 @@ void tile_iq4_xs(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, in
     for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
 }
 
-// Runs a super-block (256-element) type's tiles over every 16-row group and 8-token panel.
-using super_tile_fn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, __mmask16);
-void run_super_tiles(const super_tile_fn* tiles, size_t sb_bytes, const void* w, int64_t n_rows, const void* xp,
-                     int64_t n_tok, float* y, int64_t ldy, int64_t n) {
-    const int64_t nsb = n / quant::QK_K;
-    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
-    const size_t group_bytes = size_t(nsb) * sb_bytes;
-    const size_t panel_bytes = size_t(n / quant::QK) * k_r16_panel_block_bytes;
-    const uint8_t* wb = static_cast<const uint8_t*>(w);
-    const uint8_t* xb = static_cast<const uint8_t*>(xp);
-    for (int64_t g = 0; g < groups; ++g) {
-        const int64_t rows = n_rows - g * k_r16_rows;
-        const __mmask16 mask = rows >= 16 ? __mmask16(0xffff) : __mmask16((1u << rows) - 1u);
-        for (int64_t t0 = 0; t0 < n_tok; t0 += k_r16_panel) {
-            const int64_t nt = n_tok - t0 < k_r16_panel ? n_tok - t0 : k_r16_panel;
-            tiles[nt](wb + size_t(g) * group_bytes, xb + size_t(t0 / k_r16_panel) * panel_bytes, nsb,
-                      y + t0 * ldy + g * k_r16_rows, ldy, mask);
-        }
-    }
-}
-
 void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
                      int64_t n) {
-    static constexpr super_tile_fn tiles[9] = {nullptr,       tile_q4_k<1>, tile_q4_k<2>, tile_q4_k<3>, tile_q4_k<4>,
+    static constexpr tile_fn tiles[9] = {nullptr,       tile_q4_k<1>, tile_q4_k<2>, tile_q4_k<3>, tile_q4_k<4>,
                                                tile_q4_k<5>,  tile_q4_k<6>, tile_q4_k<7>, tile_q4_k<8>};
-    run_super_tiles(tiles, 2368, w, n_rows, xp, n_tok, y, ldy, n);
+    run_tiles(tiles, quant::QK_K, 2368, w, n_rows, xp, n_tok, y, ldy, n);
 }
 
 void matmul_r16_iq4_xs(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
                        int64_t n) {
-    static constexpr super_tile_fn tiles[9] = {nullptr,         tile_iq4_xs<1>, tile_iq4_xs<2>,
+    static constexpr tile_fn tiles[9] = {nullptr,         tile_iq4_xs<1>, tile_iq4_xs<2>,
                                                tile_iq4_xs<3>,  tile_iq4_xs<4>, tile_iq4_xs<5>,
                                                tile_iq4_xs<6>,  tile_iq4_xs<7>, tile_iq4_xs<8>};
-    run_super_tiles(tiles, 2208, w, n_rows, xp, n_tok, y, ldy, n);
+    run_tiles(tiles, quant::QK_K, 2208, w, n_rows, xp, n_tok, y, ldy, n);
 }
 
 }  // namespace
