@@ -109,16 +109,17 @@ void matmul_r16(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, fl
     }
 }
 
-// Q4_K: 2368-byte super-blocks of 256 elements per 16-row group (layout in kernels.h).
-void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
-                     int64_t n) {
-    constexpr size_t block = 2368;
+// The 256-element super-block types (Q4_K, IQ4_XS): every output is the sum over super-blocks sb and sub-blocks j of
+// sub(blk, r, j, xblk, ts), the contribution of row r's sub-block j (32 elements) with panel block xblk, token slot ts.
+template <size_t BLOCK, class SubBlock>
+void matmul_r16_super(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                      int64_t n, SubBlock sub) {
     const int64_t nsb = n / quant::QK_K, nb = n / QK;
     const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xp);
     for (int64_t g = 0; g < groups; ++g) {
-        const uint8_t* wg = wb + size_t(g) * size_t(nsb) * block;
+        const uint8_t* wg = wb + size_t(g) * size_t(nsb) * BLOCK;
         for (int64_t t = 0; t < n_tok; ++t) {
             const uint8_t* xpan = xb + size_t(t / k_r16_panel) * size_t(nb) * k_r16_panel_block_bytes;
             const int64_t ts = t % k_r16_panel;
@@ -126,70 +127,54 @@ void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_to
                 const int64_t row = g * k_r16_rows + r;
                 if (row >= n_rows) break;
                 float acc = 0.0f;
-                for (int64_t sb = 0; sb < nsb; ++sb) {
-                    const uint8_t* blk = wg + size_t(sb) * block;
-                    const float d = half_at(blk, r), dmin = half_at(blk + 32, r);
-                    for (int j = 0; j < 8; ++j) {
-                        const uint8_t* xblk = xpan + size_t(sb * 8 + j) * k_r16_panel_block_bytes;
-                        const int8_t* q = reinterpret_cast<const int8_t*>(xblk + 32 * ts);
-                        float dx, sx;
-                        std::memcpy(&dx, xblk + 256 + 4 * ts, 4);
-                        std::memcpy(&sx, xblk + 288 + 4 * ts, 4);
-                        const uint8_t* chunk = blk + 320 + 512 * (j / 2);
-                        int32_t isum = 0;
-                        for (int i = 0; i < QK; ++i) {
-                            const uint8_t byte = chunk[64 * (i / 4) + 4 * r + (i % 4)];
-                            const int code = (j % 2) ? (byte >> 4) : (byte & 15);
-                            isum += code * int32_t(q[i]);
-                        }
-                        const float sc = float(blk[64 + 16 * j + r]), mn = float(blk[192 + 16 * j + r]);
-                        acc += float(isum) * (d * sc * dx) - dmin * mn * sx;
-                    }
-                }
+                for (int64_t sb = 0; sb < nsb; ++sb)
+                    for (int j = 0; j < 8; ++j)
+                        acc += sub(wg + size_t(sb) * BLOCK, r, j, xpan + size_t(sb * 8 + j) * k_r16_panel_block_bytes,
+                                   ts);
                 y[t * ldy + row] = acc;
             }
         }
     }
 }
 
-// IQ4_XS: 2208-byte super-blocks of 256 elements per 16-row group (layout in kernels.h).
+// Q4_K: 2368-byte super-blocks (layout in kernels.h): d * scale_j * code - dmin * min_j.
+void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                     int64_t n) {
+    matmul_r16_super<2368>(w, n_rows, xp, n_tok, y, ldy, n,
+                           [](const uint8_t* blk, int r, int j, const uint8_t* xblk, int64_t ts) {
+                               const int8_t* q = reinterpret_cast<const int8_t*>(xblk + 32 * ts);
+                               float dx, sx;
+                               std::memcpy(&dx, xblk + 256 + 4 * ts, 4);
+                               std::memcpy(&sx, xblk + 288 + 4 * ts, 4);
+                               const uint8_t* chunk = blk + 320 + 512 * (j / 2);
+                               int32_t isum = 0;
+                               for (int i = 0; i < QK; ++i) {
+                                   const uint8_t byte = chunk[64 * (i / 4) + 4 * r + (i % 4)];
+                                   const int code = (j % 2) ? (byte >> 4) : (byte & 15);
+                                   isum += code * int32_t(q[i]);
+                               }
+                               const float d = half_at(blk, r), dmin = half_at(blk + 32, r);
+                               const float sc = float(blk[64 + 16 * j + r]), mn = float(blk[192 + 16 * j + r]);
+                               return float(isum) * (d * sc * dx) - dmin * mn * sx;
+                           });
+}
+
+// IQ4_XS: 2208-byte super-blocks (layout in kernels.h): d * (ls_j - 32) * level, codes read as level + 128 with the
+// panel's -128 * sum word.
 void matmul_r16_iq4_xs(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
                        int64_t n) {
-    constexpr size_t block = 2208;
-    const int64_t nsb = n / quant::QK_K, nb = n / QK;
-    const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
-    const uint8_t* wb = static_cast<const uint8_t*>(w);
-    const uint8_t* xb = static_cast<const uint8_t*>(xp);
-    for (int64_t g = 0; g < groups; ++g) {
-        const uint8_t* wg = wb + size_t(g) * size_t(nsb) * block;
-        for (int64_t t = 0; t < n_tok; ++t) {
-            const uint8_t* xpan = xb + size_t(t / k_r16_panel) * size_t(nb) * k_r16_panel_block_bytes;
-            const int64_t ts = t % k_r16_panel;
-            for (int r = 0; r < k_r16_rows; ++r) {
-                const int64_t row = g * k_r16_rows + r;
-                if (row >= n_rows) break;
-                float acc = 0.0f;
-                for (int64_t sb = 0; sb < nsb; ++sb) {
-                    const uint8_t* blk = wg + size_t(sb) * block;
-                    const float d = half_at(blk, r);
-                    for (int j = 0; j < 8; ++j) {
-                        const uint8_t* xblk = xpan + size_t(sb * 8 + j) * k_r16_panel_block_bytes;
-                        const int8_t* q = reinterpret_cast<const int8_t*>(xblk + 32 * ts);
-                        float dx;
-                        int32_t corr;
-                        std::memcpy(&dx, xblk + 256 + 4 * ts, 4);
-                        std::memcpy(&corr, xblk + 288 + 4 * ts, 4);
-                        const uint8_t* codes = blk + 160 + 256 * j;
-                        int32_t isum = corr;
-                        for (int i = 0; i < QK; ++i) isum += code_at<r16::IQ4_NL>(codes, r, i) * int32_t(q[i]);
-                        const float sc = float(int(blk[32 + 16 * j + r]) - 32);
-                        acc += float(isum) * (d * sc * dx);
-                    }
-                }
-                y[t * ldy + row] = acc;
-            }
-        }
-    }
+    matmul_r16_super<2208>(w, n_rows, xp, n_tok, y, ldy, n,
+                           [](const uint8_t* blk, int r, int j, const uint8_t* xblk, int64_t ts) {
+                               const int8_t* q = reinterpret_cast<const int8_t*>(xblk + 32 * ts);
+                               float dx;
+                               int32_t isum;
+                               std::memcpy(&dx, xblk + 256 + 4 * ts, 4);
+                               std::memcpy(&isum, xblk + 288 + 4 * ts, 4);
+                               const uint8_t* codes = blk + 160 + 256 * j;
+                               for (int i = 0; i < QK; ++i) isum += code_at<r16::IQ4_NL>(codes, r, i) * int32_t(q[i]);
+                               const float sc = float(int(blk[32 + 16 * j + r]) - 32);
+                               return float(isum) * (half_at(blk, r) * sc * dx);
+                           });
 }
 
 }  // namespace
