@@ -256,6 +256,7 @@ matmul_r16_fn matmul_r16_for(const table& t, dtype w) {
         case dtype::DTYPE_IQ4_NL: return t.matmul_r16_iq4_nl;
         case dtype::DTYPE_Q4_K: return t.matmul_r16_q4_k;
         case dtype::DTYPE_IQ4_XS: return t.matmul_r16_iq4_xs;
+        case dtype::DTYPE_Q6_K: return t.matmul_r16_q6_k;
         default: return nullptr;
     }
 }
@@ -268,6 +269,7 @@ int32_t r16_sum_mode(dtype w) {
         case dtype::DTYPE_Q8_0:
         case dtype::DTYPE_IQ4_NL:
         case dtype::DTYPE_IQ4_XS: return 128;
+        case dtype::DTYPE_Q6_K: return k_r16_sum_halves;
         default: return -1;
     }
 }

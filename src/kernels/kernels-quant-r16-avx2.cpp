@@ -78,7 +78,15 @@ void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, 
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(pb + 32 * t),
                                 _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
             std::memcpy(pb + 256 + 4 * t, &d, 4);
-            if (sum_mode > 0) {
+            if (sum_mode == k_r16_sum_halves) {
+                const __m256i sl = _mm256_add_epi32(q[0], q[1]);
+                __m128i l4 = _mm_add_epi32(_mm256_castsi256_si128(sl), _mm256_extracti128_si256(sl, 1));
+                l4 = _mm_add_epi32(l4, _mm_shuffle_epi32(l4, _MM_SHUFFLE(1, 0, 3, 2)));
+                l4 = _mm_add_epi32(l4, _mm_shuffle_epi32(l4, _MM_SHUFFLE(2, 3, 0, 1)));
+                const int32_t lo = _mm_cvtsi128_si32(l4);
+                const int16_t h[2] = {int16_t(lo), int16_t(sum - lo)};
+                std::memcpy(pb + 288 + 4 * t, h, 4);
+            } else if (sum_mode > 0) {
                 const int32_t sw = -sum_mode * sum;
                 std::memcpy(pb + 288 + 4 * t, &sw, 4);
             } else {

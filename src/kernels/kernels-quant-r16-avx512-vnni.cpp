@@ -1,4 +1,4 @@
-// AVX-512 VNNI R16 kernels (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, IQ4_XS): 16 interleaved weight rows fill one zmm (one int32 lane per row), each vpdpbusd adds
+// AVX-512 VNNI R16 kernels (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, IQ4_XS, Q6_K): 16 interleaved weight rows fill one zmm (one int32 lane per row), each vpdpbusd adds
 // four code products of all 16 rows for one token, with the token's four activation bytes broadcast from the panel.
 // Up to 8 tokens share every unpacked weight vector; integer sums restart at each 32-element block (seeded with the
 // panel's -bias * sum(codes) word) and are scaled into F32 accumulators by d_w * d_x. The panel quantiser is
@@ -257,6 +257,84 @@ void tile_iq4_xs(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, in
     for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
 }
 
+// Q6_K: one 16-row group times NT tokens. Each 64-element chunk is walked twice: its low nibbles (panel block 2c)
+// then its high nibbles (panel block 2c + 1). Per word the 6-bit codes are the nibble with the word's two high bits
+// moved to bits 4-5; words 0-3 (16-element sub-block 2b of panel block b) and 4-7 (sub-block 2b + 1) sum apart,
+// seeded with -32 times the panel's half sums, and are scaled by d * scale_j, then by d_x.
+template <int NT>
+void tile_q6_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 mask) {
+    constexpr size_t BB = 3360;
+    constexpr size_t PB = k_r16_panel_block_bytes;
+    constexpr int k_or_and = 0xEC;  // vpternlog: (A & C) | B
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    alignas(32) int32_t seed[2][8];
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * BB;
+        if constexpr (NT <= 2) {
+            for (size_t o = 0; o < BB; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(blk + k_prefetch + o), _MM_HINT_T0);
+        }
+        for (int c = 0; c < 4; ++c) {
+            const uint8_t* chunk = blk + 288 + 768 * c;
+            for (int half = 0; half < 2; ++half) {
+                const int pbk = 2 * c + half;  // panel block within the super-block
+                const uint8_t* xb = xp + size_t(sb * 8 + pbk) * PB;
+                {
+                    const __m256i hs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 288));
+                    const __m256i lo = _mm256_srai_epi32(_mm256_slli_epi32(hs, 16), 16);
+                    const __m256i hi = _mm256_srai_epi32(hs, 16);
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(seed[0]),
+                                       _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(lo, 5)));
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(seed[1]),
+                                       _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(hi, 5)));
+                }
+                __m512i s0[NT], s1[NT];
+                for (int t = 0; t < NT; ++t) {
+                    s0[t] = _mm512_set1_epi32(seed[0][t]);
+                    s1[t] = _mm512_set1_epi32(seed[1][t]);
+                }
+                for (int w = 0; w < 8; ++w) {
+                    const __m512i v = _mm512_loadu_si512(chunk + 64 * w);
+                    const __m512i hq = _mm512_loadu_si512(chunk + 512 + 64 * (w / 2));
+                    const int sh = 4 * (w % 2) + 2 * half;  // the code's high bits in hq; moved to bits 4-5
+                    __m512i hb;
+                    if (sh == 0) hb = _mm512_and_si512(_mm512_slli_epi16(hq, 4), m30);
+                    else if (sh == 2) hb = _mm512_and_si512(_mm512_slli_epi16(hq, 2), m30);
+                    else if (sh == 4) hb = _mm512_and_si512(hq, m30);
+                    else hb = _mm512_and_si512(_mm512_srli_epi16(hq, 2), m30);
+                    const __m512i low = half ? _mm512_srli_epi16(v, 4) : v;
+                    const __m512i code = _mm512_ternarylogic_epi32(low, hb, m4, k_or_and);
+                    const uint8_t* xw = xb + 4 * w;
+                    for (int t = 0; t < NT; ++t) {
+                        if (w < 4) s0[t] = _mm512_dpbusd_epi32(s0[t], code, bcast32(xw + 32 * t));
+                        else s1[t] = _mm512_dpbusd_epi32(s1[t], code, bcast32(xw + 32 * t));
+                        chain(s0[t]);
+                        chain(s1[t]);
+                    }
+                }
+                auto scale = [&](int j) {
+                    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+                    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j)))));
+                };
+                const __m512 sf0 = scale(2 * pbk), sf1 = scale(2 * pbk + 1);
+                for (int t = 0; t < NT; ++t) {
+                    float dx;
+                    std::memcpy(&dx, xb + 256 + 4 * t, 4);
+                    const __m512 u = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[t]), sf1,
+                                                     _mm512_mul_ps(_mm512_cvtepi32_ps(s0[t]), sf0));
+                    acc[t] = _mm512_fmadd_ps(u, _mm512_set1_ps(dx), acc[t]);
+                    chain(acc[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+}
+
 void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
                      int64_t n) {
     static constexpr tile_fn tiles[9] = {nullptr,       tile_q4_k<1>, tile_q4_k<2>, tile_q4_k<3>, tile_q4_k<4>,
@@ -272,6 +350,13 @@ void matmul_r16_iq4_xs(const void* w, int64_t n_rows, const void* xp, int64_t n_
     run_tiles(tiles, quant::QK_K, 2208, w, n_rows, xp, n_tok, y, ldy, n);
 }
 
+void matmul_r16_q6_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                     int64_t n) {
+    static constexpr tile_fn tiles[9] = {nullptr,      tile_q6_k<1>, tile_q6_k<2>, tile_q6_k<3>, tile_q6_k<4>,
+                                         tile_q6_k<5>, tile_q6_k<6>, tile_q6_k<7>, tile_q6_k<8>};
+    run_tiles(tiles, quant::QK_K, 3360, w, n_rows, xp, n_tok, y, ldy, n);
+}
+
 }  // namespace
 
 void fill_quant_r16(table& t) {
@@ -281,6 +366,7 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
     t.matmul_r16_q4_k = matmul_r16_q4_k;
     t.matmul_r16_iq4_xs = matmul_r16_iq4_xs;
+    t.matmul_r16_q6_k = matmul_r16_q6_k;
 }
 
 }  // namespace fathom::kernels::avx512_vnni

@@ -85,7 +85,11 @@ void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, 
             _mm_storeu_si128(reinterpret_cast<__m128i*>(pb + 32 * t), _mm512_cvtepi32_epi8(q0));
             _mm_storeu_si128(reinterpret_cast<__m128i*>(pb + 32 * t + 16), _mm512_cvtepi32_epi8(q1));
             std::memcpy(pb + 256 + 4 * t, &d, 4);
-            if (sum_mode > 0) {
+            if (sum_mode == k_r16_sum_halves) {
+                const int32_t lo = hsum_epi32(q0);
+                const int16_t h[2] = {int16_t(lo), int16_t(sum - lo)};
+                std::memcpy(pb + 288 + 4 * t, h, 4);
+            } else if (sum_mode > 0) {
                 const int32_t s = -sum_mode * sum;
                 std::memcpy(pb + 288 + 4 * t, &s, 4);
             } else {

@@ -1,5 +1,5 @@
 // Scalar R16 kernels: the activation panel quantiser and the 16-row interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K /
-// IQ4_XS matmuls written straight from the layout in kernels.h; the oracle the SIMD versions are tested against.
+// IQ4_XS / Q6_K matmuls written straight from the layout in kernels.h; the oracle the SIMD versions are tested against.
 #include <cmath>
 #include <cstring>
 
@@ -40,7 +40,12 @@ void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, 
                 sum += q[i];
             }
             std::memcpy(pb + 256 + 4 * t, &d, 4);
-            if (sum_mode > 0) {
+            if (sum_mode == k_r16_sum_halves) {
+                int32_t lo = 0;
+                for (int64_t i = 0; i < QK / 2; ++i) lo += q[i];
+                const int16_t h[2] = {int16_t(lo), int16_t(sum - lo)};
+                std::memcpy(pb + 288 + 4 * t, h, 4);
+            } else if (sum_mode > 0) {
                 const int32_t s = -sum_mode * sum;
                 std::memcpy(pb + 288 + 4 * t, &s, 4);
             } else {
@@ -177,6 +182,31 @@ void matmul_r16_iq4_xs(const void* w, int64_t n_rows, const void* xp, int64_t n_
                            });
 }
 
+// Q6_K: 3360-byte super-blocks (layout in kernels.h): d * scale * (code - 32) per 16-element sub-block; panel block
+// j holds sub-blocks 2j and 2j + 1. The bias is applied to each code here, not through the panel's half sums.
+void matmul_r16_q6_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                     int64_t n) {
+    matmul_r16_super<3360>(w, n_rows, xp, n_tok, y, ldy, n,
+                           [](const uint8_t* blk, int r, int j, const uint8_t* xblk, int64_t ts) {
+                               const int8_t* q = reinterpret_cast<const int8_t*>(xblk + 32 * ts);
+                               float dx;
+                               std::memcpy(&dx, xblk + 256 + 4 * ts, 4);
+                               const uint8_t* chunk = blk + 288 + 768 * (j / 2);
+                               const int half = j % 2;  // low or high nibbles of the chunk's words
+                               int32_t isum[2] = {0, 0};
+                               for (int i = 0; i < QK; ++i) {
+                                   const int w = i / 4;
+                                   const int low4 = (chunk[64 * w + 4 * r + i % 4] >> (4 * half)) & 15;
+                                   const int high2 = (chunk[512 + 64 * (w / 2) + 4 * r + i % 4] >> (4 * (w % 2) + 2 * half)) & 3;
+                                   isum[i / 16] += ((low4 | high2 << 4) - 32) * int32_t(q[i]);
+                               }
+                               const float d = half_at(blk, r);
+                               const float s0 = float(int8_t(blk[32 + 16 * (2 * j) + r]));
+                               const float s1 = float(int8_t(blk[32 + 16 * (2 * j + 1) + r]));
+                               return (float(isum[0]) * s0 + float(isum[1]) * s1) * (d * dx);
+                           });
+}
+
 }  // namespace
 
 void fill_quant_r16(table& t) {
@@ -187,6 +217,7 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
     t.matmul_r16_q4_k = matmul_r16_q4_k;
     t.matmul_r16_iq4_xs = matmul_r16_iq4_xs;
+    t.matmul_r16_q6_k = matmul_r16_q6_k;
 }
 
 }  // namespace fathom::kernels::scalar

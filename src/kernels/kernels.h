@@ -42,9 +42,9 @@ using matmul_rows_q_fn = void (*)(const void* w, size_t w_row_bytes, int64_t n_r
 // F32 -> INT8 activation blocks, n a multiple of the block size; bit-exact with quant::quantize_row on every ISA.
 using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
 
-// ---- Interleaved 16-row ("R16") weights: the layout inference holds Q4_0, Q4_1, Q8_0 and IQ4_NL matmul weights in
-// after load (quant::repack_r16 writes it, nn::prepare_weight calls it). Rows go in groups of 16 (the last group is
-// zero-padded to 16 rows); each group is contiguous, block by block, 32 elements per block:
+// ---- Interleaved 16-row ("R16") weights: the layout inference holds Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, IQ4_XS and Q6_K
+// matmul weights in after load (quant::repack_r16 writes it, nn::prepare_weight calls it). Rows go in groups of 16
+// (the last group is zero-padded to 16 rows); each group is contiguous, block by block, 32 elements per block:
 //   Q4_0, IQ4_NL  16 F16 d (row order), then 4 x 64 B of codes: bytes [64j + 4r, 64j + 4r + 4) are bytes 4j..4j+3 of
 //                 row r's GGUF qs (j < 4), so low nibbles hold elements 4j..4j+3 and high nibbles 16+4j..16+4j+3. 288 B
 //   Q4_1          16 F16 d, 16 F16 m, then the codes as for Q4_0.                                             320 B
@@ -59,8 +59,15 @@ using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
 //                 ls_j, 0..63), then per sub-block j (j < 8) 4 x 64 B of codes: bytes [64w + 4r, 64w + 4r + 4) are
 //                 qs[16j + 4w ..+4) of row r (w < 4), nibble order as Q4_0. Value = d * (ls_j - 32) * k_iq4nl[code].
 //                                                                                                        2208 B / 256
+//   Q6_K          per 256-element super-block: 16 F16 d, then 16 x 16 scale bytes (byte 32 + 16j + r: row r's int8
+//                 scale of sub-block j = elements 16j..16j+15), then per 64-element chunk c (c < 4) 768 B at
+//                 288 + 768c: 8 x 64 B of low 4 bits (bytes [64w + 4r, 64w + 4r + 4): low nibbles are elements
+//                 64c + 4w..+3, high nibbles 64c + 32 + 4w..+3 of row r, w < 8), then 4 x 64 B of high 2 bits at
+//                 +512: byte 64v + 4r + i holds the top bits of the codes in byte 4r + i of low-bit words 2v and 2v+1:
+//                 bits 0-1 word 2v low nibble, 2-3 word 2v high nibble, 4-5 word 2v+1 low, 6-7 word 2v+1 high.
+//                 code = low4 | high2 << 4 (0..63); value = d * scale_j * (code - 32).               3360 B / 256
 // A group of n elements takes (n/32) * block bytes (quant::r16_block_bytes; per 32 elements 296 B for Q4_K, 276 B for
-// IQ4_XS).
+// IQ4_XS, 420 B for Q6_K).
 //
 // INT8 activation panels for the R16 kernels: tokens in panels of 8 (k_r16_panel), each panel block by block; per
 // block of 32 elements: 8 x 32 int8 codes (token t at byte 32t), 8 F32 scales d, 8 32-bit sums: 320 B. Slots of
@@ -69,9 +76,12 @@ using quantize_row_fn = void (*)(const float* x, void* y, int64_t n);
 //   sum_mode > 0:  int32  -sum_mode * sum(codes)   (the weight codes' unsigned bias: 8 for Q4_0, 128 for Q8_0 and
 //                                                  IQ4_NL, whose kernels read codes + 128)
 //   sum_mode == 0: F32    d * sum(codes)           (for the minimum terms of Q4_1 and Q4_K)
+//   sum_mode == k_r16_sum_halves: two int16, sum(codes[0..16)) in the low half and sum(codes[16..32)) in the high
+//                  half (Q6_K: each 16-element sub-block has its own scale, so its -32 bias needs its own sum)
 constexpr int64_t k_r16_rows = 16;
 constexpr int64_t k_r16_panel = 8;
 constexpr size_t k_r16_panel_block_bytes = 320;
+constexpr int32_t k_r16_sum_halves = -16;
 // Quantises n_tok (1..8) token rows of x (row stride ldx, n a multiple of 32) into one panel.
 using quantize_panel_fn = void (*)(const float* x, int64_t ldx, int64_t n_tok, void* panel, int64_t n,
                                    int32_t sum_mode);
@@ -82,8 +92,8 @@ using quantize_panel_fn = void (*)(const float* x, int64_t ldx, int64_t n_tok, v
 // last group past n_rows are not written. The sum_mode of the panels must be the weight type's (r16_sum_mode).
 using matmul_r16_fn = void (*)(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
                                int64_t n);
-// The panels' sum_mode for an R16 weight type (8, 0, 128, 128, 0, 128 for Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, IQ4_XS;
-// -1 otherwise).
+// The panels' sum_mode for an R16 weight type (8, 0, 128, 128, 0, 128, k_r16_sum_halves for Q4_0, Q4_1, Q8_0,
+// IQ4_NL, Q4_K, IQ4_XS, Q6_K; -1 otherwise).
 int32_t r16_sum_mode(dtype w);
 
 struct table {
@@ -114,6 +124,7 @@ struct table {
     matmul_r16_fn matmul_r16_iq4_nl = nullptr;
     matmul_r16_fn matmul_r16_q4_k = nullptr;
     matmul_r16_fn matmul_r16_iq4_xs = nullptr;
+    matmul_r16_fn matmul_r16_q6_k = nullptr;
 
     // ---- weight-type matmuls (decode / small batches). Index by weight type via matmul_rows_for().
     matmul_rows_fn matmul_rows_f32 = nullptr;

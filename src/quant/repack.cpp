@@ -1,4 +1,4 @@
-// R16 repacking of Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K / IQ4_XS weights into 16-row interleaved groups, and back.
+// R16 repacking of Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K / IQ4_XS / Q6_K weights into 16-row interleaved groups, and back.
 #include "quant/repack.h"
 
 #include <cstring>
@@ -131,11 +131,85 @@ void unpack_iq4_xs_row(const uint8_t* p, int64_t row, int64_t n, uint8_t* o) {
     }
 }
 
+// ---- Q6_K: 256-element super-blocks (see kernels.h): 16 d, 16x16 int8 scales, 4 chunks of 512 B low bits + 256 B
+// high bits.
+constexpr size_t k_q6k_r16 = 3360;
+
+// The 6-bit code of element e (< 256) of a GGUF Q6_K block (ql: low 4 bits, qh: high 2 bits; each 128-element half
+// uses 64 ql and 32 qh bytes: elements l, l+32, l+64, l+96 share ql[l], ql[l+32] (low, low, high, high nibble) and
+// qh[l] (bits 0-1, 2-3, 4-5, 6-7)).
+int q6k_code(const block_q6_k& b, int e) {
+    const int h = e / 128, k = e % 128, l = k % 32, q = k / 32;
+    const uint8_t lo = b.ql[64 * h + l + 32 * (q & 1)];
+    const int low4 = q < 2 ? (lo & 15) : (lo >> 4);
+    return low4 | (((b.qh[32 * h + l] >> (2 * q)) & 3) << 4);
+}
+void q6k_set_code(block_q6_k& b, int e, int code) {
+    const int h = e / 128, k = e % 128, l = k % 32, q = k / 32;
+    uint8_t& lo = b.ql[64 * h + l + 32 * (q & 1)];
+    lo = q < 2 ? uint8_t((lo & 0xF0) | (code & 15)) : uint8_t((lo & 0x0F) | ((code & 15) << 4));
+    uint8_t& hi = b.qh[32 * h + l];
+    hi = uint8_t((hi & ~(3u << (2 * q))) | (unsigned(code >> 4) << (2 * q)));
+}
+
+// Where element e (< 256) of row r lives in a repacked super-block: its low-bit byte and nibble, its high-bit byte
+// and shift.
+struct q6k_place {
+    size_t lo_byte;
+    int lo_shift;
+    size_t hi_byte;
+    int hi_shift;
+};
+q6k_place q6k_where(int r, int e) {
+    const int c = e / 64, k = e % 64, half = k / 32, w = (k % 32) / 4, i = k % 4;
+    const size_t chunk = 288 + 768 * size_t(c);
+    return {chunk + size_t(64 * w + 4 * r + i), 4 * half, chunk + 512 + size_t(64 * (w / 2) + 4 * r + i),
+            4 * (w % 2) + 2 * half};
+}
+
+void repack_q6_k(const uint8_t* s, size_t row_bytes, int64_t n_rows, int64_t n, uint8_t* d) {
+    const int64_t nb = n / QK_K, groups = (n_rows + k_rows - 1) / k_rows;
+    for (int64_t g = 0; g < groups; ++g)
+        for (int64_t r = 0; r < k_rows && g * k_rows + r < n_rows; ++r) {
+            const uint8_t* sr = s + size_t(g * k_rows + r) * row_bytes;
+            for (int64_t b = 0; b < nb; ++b) {
+                block_q6_k blk;
+                std::memcpy(&blk, sr + size_t(b) * sizeof(block_q6_k), sizeof blk);
+                uint8_t* db = d + (size_t(g) * size_t(nb) + size_t(b)) * k_q6k_r16;
+                std::memcpy(db + 2 * r, &blk.d, 2);
+                for (int j = 0; j < 16; ++j) db[32 + 16 * j + r] = uint8_t(blk.scales[j]);
+                for (int e = 0; e < QK_K; ++e) {
+                    const int code = q6k_code(blk, e);
+                    const q6k_place at = q6k_where(int(r), e);
+                    db[at.lo_byte] = uint8_t(db[at.lo_byte] | ((code & 15) << at.lo_shift));
+                    db[at.hi_byte] = uint8_t(db[at.hi_byte] | ((code >> 4) << at.hi_shift));
+                }
+            }
+        }
+}
+
+void unpack_q6_k_row(const uint8_t* p, int64_t row, int64_t n, uint8_t* o) {
+    const int64_t nb = n / QK_K, g = row / k_rows, r = row % k_rows;
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* pb = p + (size_t(g) * size_t(nb) + size_t(b)) * k_q6k_r16;
+        block_q6_k blk;
+        std::memset(&blk, 0, sizeof blk);
+        std::memcpy(&blk.d, pb + 2 * r, 2);
+        for (int j = 0; j < 16; ++j) blk.scales[j] = int8_t(pb[32 + 16 * j + r]);
+        for (int e = 0; e < QK_K; ++e) {
+            const q6k_place at = q6k_where(int(r), e);
+            q6k_set_code(blk, e, ((pb[at.lo_byte] >> at.lo_shift) & 15) | (((pb[at.hi_byte] >> at.hi_shift) & 3) << 4));
+        }
+        std::memcpy(o + size_t(b) * sizeof(block_q6_k), &blk, sizeof blk);
+    }
+}
+
 }  // namespace
 
 size_t r16_block_bytes(dtype w) {
     if (w == dtype::DTYPE_Q4_K) return k_q4k_r16 / 8;
     if (w == dtype::DTYPE_IQ4_XS) return k_iq4xs_r16 / 8;
+    if (w == dtype::DTYPE_Q6_K) return k_q6k_r16 / 8;
     return form_of(w).dst_block;
 }
 
@@ -145,12 +219,13 @@ size_t r16_bytes(dtype w, int64_t n_rows, int64_t n) {
 }
 
 void repack_r16(dtype w, const void* src, size_t row_bytes, int64_t n_rows, int64_t n, void* dst) {
-    if (w == dtype::DTYPE_Q4_K || w == dtype::DTYPE_IQ4_XS) {
+    if (w == dtype::DTYPE_Q4_K || w == dtype::DTYPE_IQ4_XS || w == dtype::DTYPE_Q6_K) {
         std::memset(dst, 0, r16_bytes(w, n_rows, n));
-        if (w == dtype::DTYPE_Q4_K)
-            repack_q4_k(static_cast<const uint8_t*>(src), row_bytes, n_rows, n, static_cast<uint8_t*>(dst));
-        else
-            repack_iq4_xs(static_cast<const uint8_t*>(src), row_bytes, n_rows, n, static_cast<uint8_t*>(dst));
+        const uint8_t* s = static_cast<const uint8_t*>(src);
+        uint8_t* d = static_cast<uint8_t*>(dst);
+        if (w == dtype::DTYPE_Q4_K) repack_q4_k(s, row_bytes, n_rows, n, d);
+        else if (w == dtype::DTYPE_IQ4_XS) repack_iq4_xs(s, row_bytes, n_rows, n, d);
+        else repack_q6_k(s, row_bytes, n_rows, n, d);
         return;
     }
     const r16_form f = form_of(w);
@@ -186,6 +261,10 @@ void unpack_r16_row(dtype w, const void* packed, int64_t row, int64_t n, void* d
     }
     if (w == dtype::DTYPE_IQ4_XS) {
         unpack_iq4_xs_row(static_cast<const uint8_t*>(packed), row, n, static_cast<uint8_t*>(dst));
+        return;
+    }
+    if (w == dtype::DTYPE_Q6_K) {
+        unpack_q6_k_row(static_cast<const uint8_t*>(packed), row, n, static_cast<uint8_t*>(dst));
         return;
     }
     const r16_form f = form_of(w);

@@ -11,7 +11,7 @@ namespace fathom::quant {
 constexpr int64_t QK_R16 = 32;  // elements per R16 block
 
 // Bytes per 32 elements of a 16-row group (288 Q4_0/IQ4_NL, 320 Q4_1, 544 Q8_0, 296 Q4_K = 2368 per 256-element
-// super-block, 276 IQ4_XS = 2208 per super-block); 0 if w has no R16 form.
+// super-block, 276 IQ4_XS = 2208 per super-block, 420 Q6_K = 3360 per super-block); 0 if w has no R16 form.
 size_t r16_block_bytes(dtype w);
 // Bytes of a whole repacked (n_rows x n) weight: ceil(n_rows/16) groups of (n/32) blocks.
 size_t r16_bytes(dtype w, int64_t n_rows, int64_t n);

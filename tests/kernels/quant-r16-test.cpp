@@ -324,7 +324,14 @@ void check_panel_definition(const uint8_t* panel, const float* x, int64_t ldx, i
                 qmax = std::max(qmax, int32_t(std::abs(q[i])));
             }
             ASSERT_EQ(qmax, amax > 0.0f ? 127 : 0) << at;
-            if (sum_mode > 0) {
+            if (sum_mode == kernels::k_r16_sum_halves) {
+                int32_t lo = 0;
+                for (int i = 0; i < QK / 2; ++i) lo += q[i];
+                int16_t h[2];
+                std::memcpy(h, pb + 288 + 4 * t, 4);
+                ASSERT_EQ(int32_t(h[0]), lo) << at;
+                ASSERT_EQ(int32_t(h[1]), sum - lo) << at;
+            } else if (sum_mode > 0) {
                 ASSERT_EQ(rdi(pb + 288 + 4 * t), -sum_mode * sum) << at;
             } else {
                 ASSERT_EQ(rdf(pb + 288 + 4 * t), d * float(sum)) << at;
@@ -336,7 +343,7 @@ void check_panel_definition(const uint8_t* panel, const float* x, int64_t ldx, i
 TEST(quant_r16, panel_quantiser_matches_definition) {
     std::mt19937 rng(17);
     for (const table* tb : test::host_tables()) {
-        for (int32_t sum_mode : {8, 128, 0}) {
+        for (int32_t sum_mode : {8, 128, 0, kernels::k_r16_sum_halves}) {
             for (int64_t n : {32, 96, 2048}) {
                 for (int64_t n_tok = 1; n_tok <= k_panel; ++n_tok) {
                     const int64_t ldx = n + 3;  // rows at unaligned addresses
@@ -357,7 +364,7 @@ TEST(quant_r16, panel_quantiser_matches_definition) {
 TEST(quant_r16, panel_quantiser_simd_bit_exact) {
     std::mt19937 rng(23);
     for (const table* tb : simd_tables()) {
-        for (int32_t sum_mode : {8, 128, 0}) {
+        for (int32_t sum_mode : {8, 128, 0, kernels::k_r16_sum_halves}) {
             for (int64_t n : {32, 256, 5632}) {
                 for (int64_t n_tok = 1; n_tok <= k_panel; ++n_tok) {
                     const int64_t ldx = n + 5;

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "io/model-file.h"
+#include "kernels/kernels.h"
 #include "models/llama.h"
 #include "models/model-test-util.h"
 #include "models/synth.h"
@@ -47,6 +48,16 @@ double rel_rms(const std::vector<std::vector<float>>& a, const std::vector<std::
             den += double(ref[p][i]) * double(ref[p][i]);
         }
     return std::sqrt(num / den);
+}
+
+// Whether the active SIMD level repacks type t: it has its own R16 kernel for it (a level that only inherits the
+// scalar oracle keeps the row layout; see nn::prepare_weight).
+bool repacks(dtype t) {
+    const kernels::table& k = kernels::active();
+    const kernels::matmul_r16_fn fn = kernels::matmul_r16_for(k, t);
+    if (!fn) return false;
+    return k.level == kernels::isa::ISA_SCALAR ||
+           fn != kernels::matmul_r16_for(*kernels::for_isa(kernels::isa::ISA_SCALAR), t);
 }
 
 struct quantized {
@@ -168,7 +179,11 @@ TEST(quant_model, repacked_r16_product_matches_row_layout) {
     std::normal_distribution<float> nd(0.0f, 1.0f);
     nn::set_blas_min_tokens(1 << 20);  // the row layout through its integer kernels at every token count
     for (dtype t : {dtype::DTYPE_Q4_0, dtype::DTYPE_Q4_1, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_K,
-                    dtype::DTYPE_IQ4_XS}) {
+                    dtype::DTYPE_IQ4_XS, dtype::DTYPE_Q6_K}) {
+        if (!repacks(t)) {
+            std::printf("[ quant ] %s: this SIMD level keeps the row layout (no R16 kernel of its own)\n", dtype_name(t));
+            continue;
+        }
         for (int64_t n_tok : {1, 3, 8, 9, 70}) {
             std::vector<float> w(size_t(n_in * n_out)), x(size_t(n_in * n_tok));
             for (float& v : w) v = 0.05f * nd(rng);
@@ -201,11 +216,12 @@ TEST(quant_model, repacked_r16_product_matches_row_layout) {
                 }
             }
             nn::matmul(pool, f.tensors[0], x.data(), n_in, n_tok, yb.data(), n_out);
-            if (t != dtype::DTYPE_Q4_K && t != dtype::DTYPE_IQ4_XS) {
+            if (t != dtype::DTYPE_Q4_K && t != dtype::DTYPE_IQ4_XS && t != dtype::DTYPE_Q6_K) {
                 EXPECT_LT(rel_rms({yb}, {ya}), 1e-3) << dtype_name(t) << " n_tok " << n_tok;
             } else {
-                // The row layout pairs Q4_K and IQ4_XS with Q8_K activations (one scale per 256), R16 with 8-bit codes and a
-                // scale per 32: R16 must be at least as close to the exact product of the dequantised weights.
+                // The row layout pairs Q4_K, IQ4_XS and Q6_K with Q8_K activations (one scale per 256), R16 with 8-bit
+                // codes and a scale per 32: R16 must be at least as close to the exact product of the dequantised
+                // weights.
                 std::vector<float> wd(w.size()), ye(ya.size());
                 for (int64_t r = 0; r < n_out; ++r)
                     quant::dequantize_row(t, buf->as<uint8_t>() + size_t(r) * rb, wd.data() + r * n_in, n_in);
@@ -239,7 +255,13 @@ TEST(quant_model, repacked_r16_weights_match_row_layout) {
     // gives O(1) differences; the tight check is the single product above.
     test::temp_dir dir;
     const std::vector<int32_t> tokens = test::random_tokens(21, k_vocab, 9);
-    for (const char* type : {"q4_0", "q4_1", "q8_0", "iq4_nl", "q4_k", "iq4_xs"}) {
+    for (const char* type : {"q4_0", "q4_1", "q8_0", "iq4_nl", "q4_k", "iq4_xs", "q6_k"}) {
+        dtype dt{};
+        ASSERT_TRUE(dtype_from_name(type, &dt)) << type;
+        if (!repacks(dt)) {
+            std::printf("[ quant ] %s: this SIMD level keeps the row layout (no R16 kernel of its own)\n", type);
+            continue;
+        }
         nn::set_repack_enabled(false);
         const quantized rows = quantize_tiny(type, dir);
         nn::set_repack_enabled(true);
