@@ -1,5 +1,6 @@
-// R16 quantised matmul microbenchmarks (16-row interleaved Q4_0, Q8_0, IQ4_NL, Q4_1 and Q4_K weights x 8-token INT8
-// panels), one thread, every ISA table this CPU has: GB/s of weight bytes streamed and GOP/s (2 * n_in * n_out * n_tok
+// R16 quantised matmul microbenchmarks (16-row interleaved Q4_0, Q8_0, IQ4_NL, Q4_1, Q4_K, IQ4_XS and Q6_K weights x
+// 8-token INT8 panels), one thread, every ISA table this CPU has (a type is left out on a level that only inherits
+// the scalar kernel for it): GB/s of weight bytes streamed and GOP/s (2 * n_in * n_out * n_tok
 // per call) at tinyllama shapes (n_out x n_in: 2048 x 2048, 5632 x 2048, 2048 x 5632). One token runs "dram": a pool
 // of weight copies larger than the last-level cache is walked, so every call streams its weights from memory; 8, 64
 // and 256 tokens run "hot" (one matrix, cache-resident). Names follow bench/quant-legacy-bench.cpp, so the two compare
@@ -31,8 +32,8 @@ namespace quant = fathom::quant;
 
 constexpr size_t k_dram_pool_bytes = size_t(1) << 30;  // > the 300 MiB L3 of the benchmark machine
 
-const dtype k_types[] = {dtype::DTYPE_Q4_0, dtype::DTYPE_Q8_0, dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_1,
-                         dtype::DTYPE_Q4_K};
+const dtype k_types[] = {dtype::DTYPE_Q4_0, dtype::DTYPE_Q8_0,   dtype::DTYPE_IQ4_NL, dtype::DTYPE_Q4_1,
+                         dtype::DTYPE_Q4_K, dtype::DTYPE_IQ4_XS, dtype::DTYPE_Q6_K};
 
 // Random codes with sane F16 scales in GGUF row order (the kernels' speed does not depend on the values; Q4_K's
 // packed 6-bit scales and mins stay random bytes).
@@ -130,7 +131,10 @@ void register_all() {
         if (!t) continue;
         const std::string isa = kernels::isa_name(i);
         benchmark::RegisterBenchmark(("quantize_panel/" + isa + "/n4096").c_str(), bm_quantize, t, int64_t(4096));
+        const kernels::table* sc = kernels::for_isa(kernels::isa::ISA_SCALAR);
         for (dtype type : k_types) {
+            if (i != kernels::isa::ISA_SCALAR && kernels::matmul_r16_for(*t, type) == kernels::matmul_r16_for(*sc, type))
+                continue;
             for (auto [n_out, n_in] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}, {2048, 5632}}) {
                 for (int64_t n_tok : {int64_t(1), int64_t(8), int64_t(64), int64_t(256)}) {
                     const bool dram = n_tok == 1;  // decode streams its weights; prefill is compute-bound

@@ -279,6 +279,7 @@ void tile_q6_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int6
         }
         for (int c = 0; c < 4; ++c) {
             const uint8_t* chunk = blk + 288 + 768 * c;
+#pragma GCC unroll 2
             for (int half = 0; half < 2; ++half) {
                 const int pbk = 2 * c + half;  // panel block within the super-block
                 const uint8_t* xb = xp + size_t(sb * 8 + pbk) * PB;
@@ -291,11 +292,14 @@ void tile_q6_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int6
                     _mm256_store_si256(reinterpret_cast<__m256i*>(seed[1]),
                                        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(hi, 5)));
                 }
+                // Read the seeds back as memory broadcasts (load ports) rather than GCC's register shuffles (port 5).
+                __asm__("" : : "r"(seed) : "memory");
                 __m512i s0[NT], s1[NT];
                 for (int t = 0; t < NT; ++t) {
-                    s0[t] = _mm512_set1_epi32(seed[0][t]);
-                    s1[t] = _mm512_set1_epi32(seed[1][t]);
+                    s0[t] = bcast32(reinterpret_cast<const uint8_t*>(&seed[0][t]));
+                    s1[t] = bcast32(reinterpret_cast<const uint8_t*>(&seed[1][t]));
                 }
+#pragma GCC unroll 8
                 for (int w = 0; w < 8; ++w) {
                     const __m512i v = _mm512_loadu_si512(chunk + 64 * w);
                     const __m512i hq = _mm512_loadu_si512(chunk + 512 + 64 * (w / 2));
