@@ -1,0 +1,219 @@
+// The trainable decoder as a whole: loss and every parameter gradient against PyTorch autograd in float64
+// (tests/reference/train_ref.py) on tiny random models (GQA, tied and untied heads, unscored positions); its forward
+// against the inference engine's logits for the exported GGUF; GGUF round trip; finite differences of the whole
+// loss in random directions (a check that needs no Python); config errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "models/llama.h"
+#include "models/model-test-util.h"
+#include "train/model.h"
+
+namespace fathom::train {
+namespace {
+
+const char* k_script = FATHOM_SOURCE_DIR "/tests/reference/train_ref.py";
+
+train_config tiny_config(bool tied) {
+    train_config c;
+    c.n_vocab = 61;
+    c.n_ctx = 16;
+    c.n_embd = 32;
+    c.n_layer = 2;
+    c.n_head = 4;
+    c.n_head_kv = 2;
+    c.n_ff = 40;
+    c.norm_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    c.tie_embeddings = tied;
+    return c;
+}
+
+// A tiny model with every parameter random (norm weights around 1, so their gradients are not special), a batch
+// of b sequences of t tokens, and targets with a few unscored positions.
+struct fixture {
+    train_model m;
+    int64_t b = 2, t = 12;
+    std::vector<int32_t> tokens, targets;
+    explicit fixture(bool tied) : m(tiny_config(tied)) {
+        m.init_random(7);
+        std::mt19937 rng(3);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (const param_tensor& pt : m.tensors())  // larger weights than the init: a less linear network
+            for (int64_t i = 0; i < pt.size; ++i)
+                m.params[size_t(pt.offset + i)] = pt.matrix ? 0.2f * nd(rng) : 1.0f + 0.3f * nd(rng);
+        tokens = test::random_tokens(b * t, m.config().n_vocab, 11);
+        targets = test::random_tokens(b * t, m.config().n_vocab, 12);
+        targets[3] = targets[17] = -1;
+    }
+};
+
+bool torch_ready(std::string* why) {
+    static int state = -1;
+    static std::string reason;
+    if (state < 0) {
+        std::string log;
+        const int rc = test::run_command(std::string("'") + FATHOM_PYTHON + "' -c 'import torch, numpy'", &log);
+        state = rc == 0 ? 1 : 0;
+        reason = std::string(FATHOM_PYTHON) + " -c 'import torch, numpy' exited with " + std::to_string(rc) + ": " + log;
+    }
+    *why = reason;
+    return state == 1;
+}
+
+template <class T>
+void write_bin(const std::string& path, const std::vector<T>& v) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(T)));
+}
+
+// Runs train_ref.py on the fixture; returns its float64 output (loss, gradients[, parameters after AdamW]).
+std::vector<double> run_reference(const fixture& fx, const test::temp_dir& dir, const nlohmann::json* adamw) {
+    const train_config& c = fx.m.config();
+    nlohmann::json spec;
+    spec["config"] = {{"n_vocab", c.n_vocab}, {"n_embd", c.n_embd},   {"n_layer", c.n_layer},
+                      {"n_head", c.n_head},   {"n_head_kv", c.n_head_kv}, {"n_ff", c.n_ff},
+                      {"norm_eps", c.norm_eps}, {"rope_theta", c.rope_theta}, {"tie_embeddings", c.tie_embeddings}};
+    for (const param_tensor& t : fx.m.tensors())
+        spec["tensors"].push_back({{"name", t.name}, {"ne", t.ne}, {"offset", t.offset}, {"size", t.size}});
+    spec["params"] = "params.bin";
+    spec["tokens"] = "tokens.bin";
+    spec["targets"] = "targets.bin";
+    spec["b"] = fx.b;
+    spec["t"] = fx.t;
+    if (adamw) spec["adamw"] = *adamw;
+    write_bin(dir.path() + "/params.bin", fx.m.params);
+    write_bin(dir.path() + "/tokens.bin", fx.tokens);
+    write_bin(dir.path() + "/targets.bin", fx.targets);
+    std::ofstream(dir.path() + "/spec.json") << spec.dump();
+    std::string log;
+    const std::string cmd = std::string("'") + FATHOM_PYTHON + "' '" + k_script + "' grads --spec '" + dir.path() +
+                            "/spec.json' --out '" + dir.path() + "/out.bin'";
+    const int rc = test::run_command(cmd, &log);
+    EXPECT_EQ(rc, 0) << cmd << "\n" << log;
+    std::ifstream in(dir.path() + "/out.bin", std::ios::binary | std::ios::ate);
+    std::vector<double> out(size_t(in.tellg()) / sizeof(double));
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(out.data()), std::streamsize(out.size() * sizeof(double)));
+    return out;
+}
+
+class train_reference : public ::testing::TestWithParam<bool> {};
+
+TEST_P(train_reference, loss_and_every_gradient_match_pytorch) {
+    std::string why;
+    if (!torch_ready(&why)) GTEST_SKIP() << "skipped: PyTorch not available (" << why << ")";
+    fixture fx(GetParam());
+    thread_pool pool(2);
+    const float loss = fx.m.forward(pool, fx.tokens.data(), fx.targets.data(), fx.b, fx.t);
+    fx.m.zero_grad();
+    fx.m.backward(pool);
+    test::temp_dir dir;
+    const std::vector<double> ref = run_reference(fx, dir, nullptr);
+    ASSERT_EQ(ref.size(), 1 + fx.m.params.size());
+    EXPECT_NEAR(loss, ref[0], 1e-5 * std::fabs(ref[0])) << "loss";
+    std::printf("[ train ] loss %.6f (PyTorch float64 %.6f)\n", double(loss), ref[0]);
+    // Per tensor: max |ours - ref| against the tensor's largest reference gradient.
+    for (const param_tensor& t : fx.m.tensors()) {
+        double worst = 0, top = 0;
+        for (int64_t i = 0; i < t.size; ++i) {
+            const double r = ref[size_t(1 + t.offset + i)];
+            worst = std::max(worst, std::fabs(double(fx.m.grads[size_t(t.offset + i)]) - r));
+            top = std::max(top, std::fabs(r));
+        }
+        EXPECT_GT(top, 1e-6) << t.name << ": reference gradient is zero";
+        EXPECT_LT(worst, 1e-4 * top) << t.name << ": max abs error " << worst << " against max |grad| " << top;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(heads, train_reference, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "tied" : "untied"; });
+
+TEST(train_model, whole_loss_finite_differences_in_random_directions) {
+    // Independent of PyTorch: d loss / d eps along random unit directions u against grads . u.
+    fixture fx(false);
+    thread_pool pool(2);
+    fx.m.forward(pool, fx.tokens.data(), fx.targets.data(), fx.b, fx.t);
+    fx.m.zero_grad();
+    fx.m.backward(pool);
+    const std::vector<float> p0 = fx.m.params, g = fx.m.grads;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (int dir = 0; dir < 4; ++dir) {
+        std::vector<float> u(p0.size());
+        double norm = 0;
+        for (float& v : u) norm += double(v = nd(rng)) * v;
+        double gu = 0;
+        for (size_t i = 0; i < u.size(); ++i) gu += double(g[i]) * (u[i] /= float(std::sqrt(norm)));
+        const float eps = 1e-2f;
+        auto loss_at = [&](float s) {
+            for (size_t i = 0; i < u.size(); ++i) fx.m.params[i] = p0[i] + s * u[i];
+            return double(fx.m.forward(pool, fx.tokens.data(), fx.targets.data(), fx.b, fx.t));
+        };
+        const double fd = (loss_at(eps) - loss_at(-eps)) / (2.0 * double(eps));
+        EXPECT_NEAR(gu, fd, 2e-3 + 2e-2 * std::fabs(fd)) << "direction " << dir;
+    }
+}
+
+TEST(train_model, forward_matches_the_inference_engine_and_gguf_round_trips) {
+    for (bool tied : {false, true}) {
+        fixture fx(tied);
+        thread_pool pool(2);
+        const std::vector<int32_t> seq(fx.tokens.begin(), fx.tokens.begin() + fx.t);
+        const std::vector<int32_t> none(size_t(fx.t), -1);
+        EXPECT_EQ(fx.m.forward(pool, seq.data(), none.data(), 1, fx.t), 0.0f);
+        const std::vector<float> logits(fx.m.logits(), fx.m.logits() + fx.t * fx.m.config().n_vocab);
+        test::temp_dir dir;
+        const std::string path = dir.path() + "/m.gguf";
+        io::write_gguf(path, fx.m.to_model_file(nullptr, "tiny"));
+        const auto model = llama_model::load(io::read_gguf(path));
+        const auto ref = test::run_one_batch(*model, seq);
+        double worst = 0;
+        for (int64_t i = 0; i < fx.t; ++i)
+            worst = std::max(worst, test::rel_diff(logits.data() + i * fx.m.config().n_vocab, ref[size_t(i)].data(),
+                                                   fx.m.config().n_vocab));
+        EXPECT_LT(worst, 1e-4) << (tied ? "tied" : "untied");
+        // and back: the file's parameters are the model's
+        const train_model back = train_model::from_model_file(io::read_gguf(path));
+        EXPECT_EQ(back.config().tie_embeddings, tied);
+        EXPECT_EQ(back.params, fx.m.params);
+    }
+}
+
+TEST(train_model, config_and_shape_errors_name_the_field) {
+    auto expect_error = [](train_config c, const std::string& field) {
+        try {
+            train_model m(c);
+            ADD_FAILURE() << "no error for " << field;
+        } catch (const fathom::error& e) {
+            EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+        }
+    };
+    train_config c = tiny_config(false);
+    c.n_head = 5;
+    expect_error(c, "n_head");
+    c = tiny_config(false);
+    c.n_head_kv = 3;
+    expect_error(c, "n_head_kv");
+    c = tiny_config(false);
+    c.n_vocab = 0;
+    expect_error(c, "n_vocab");
+    train_model m(tiny_config(false));
+    thread_pool pool(1);
+    std::vector<int32_t> tok(40, 1);
+    EXPECT_THROW(m.forward(pool, tok.data(), tok.data(), 1, 40), fathom::error);  // longer than n_ctx
+    EXPECT_THROW(m.backward(pool), fathom::error);                               // no forward yet
+    EXPECT_EQ(m.config().n_params(), int64_t(m.params.size()));
+}
+
+}  // namespace
+}  // namespace fathom::train
