@@ -1,7 +1,7 @@
 // AVX2 (+FMA, F16C) R16 kernels: the activation panel quantiser (bit-exact with the scalar one) and the 16-row
-// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K matmuls. A YMM holds 4 code bytes of 8 rows (half a group), so lane
-// r of every int32 / F32 vector is one row; dot products by maddubs + madd against 4 broadcast activation bytes, each
-// unpacked weight vector reused for up to 4 tokens of a panel (sixteen YMM registers).
+// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K / IQ4_XS / Q6_K matmuls. A YMM holds 4 code bytes of 8 rows (half a
+// group), so lane r of every int32 / F32 vector is one row; dot products by maddubs + madd against 4 broadcast
+// activation bytes, each unpacked weight vector reused for up to 4 tokens of a panel (sixteen YMM registers).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -98,6 +98,21 @@ void quantize_panel_q8(const float* x, int64_t ldx, int64_t n_tok, void* panel, 
             std::memset(pb + 32 * t, 0, 32);
             std::memset(pb + 256 + 4 * t, 0, 4);
             std::memset(pb + 288 + 4 * t, 0, 4);
+        }
+    }
+}
+
+// Writes T token rows of the outputs of H halves from h0 (rows 8h..8h+7 of the group; only those below valid).
+template <int H, int T>
+inline void store_tile(float* y, int64_t ldy, int h0, int valid, const __m256 (&acc)[H][T]) {
+    for (int h = 0; h < H; ++h) {
+        const int rows = std::min(8, valid - 8 * (h0 + h));
+        float* yh = y + 8 * (h0 + h);
+        if (rows >= 8) {
+            for (int t = 0; t < T; ++t) _mm256_storeu_ps(yh + t * ldy, acc[h][t]);
+        } else {
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            for (int t = 0; t < T; ++t) _mm256_maskstore_ps(yh + t * ldy, mask, acc[h][t]);
         }
     }
 }
@@ -224,16 +239,7 @@ void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, floa
             }
         }
     }
-    for (int h = 0; h < H; ++h) {
-        const int rows = std::min(8, valid - 8 * (h0 + h));
-        float* yh = y + 8 * (h0 + h);
-        if (rows >= 8) {
-            for (int t = 0; t < T; ++t) _mm256_storeu_ps(yh + t * ldy, acc[h][t]);
-        } else {
-            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            for (int t = 0; t < T; ++t) _mm256_maskstore_ps(yh + t * ldy, mask, acc[h][t]);
-        }
-    }
+    store_tile<H, T>(y, ldy, h0, valid, acc);
 }
 
 // Up to 4 tokens of a panel (starting at slot t0) over the half h0 of a group.
@@ -364,36 +370,220 @@ void tile_q4_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb
             q4k_sub_block<H, T, true>(blk, 2 * c + 1, h0, xs + size_t(2 * c + 1) * k_pb, t0, d, dmin, acc);
         }
     }
-    for (int h = 0; h < H; ++h) {
-        const int rows = std::min(8, valid - 8 * (h0 + h));
-        float* yh = y + 8 * (h0 + h);
-        if (rows >= 8) {
-            for (int t = 0; t < T; ++t) _mm256_storeu_ps(yh + t * ldy, acc[h][t]);
-        } else {
-            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            for (int t = 0; t < T; ++t) _mm256_maskstore_ps(yh + t * ldy, mask, acc[h][t]);
-        }
-    }
+    store_tile<H, T>(y, ldy, h0, valid, acc);
 }
 
-void half_tokens_q4_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int nt, int64_t nsb, float* y,
-                      int64_t ldy, int valid, const uint8_t* pf) {
+// ---- IQ4_XS: 2208-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_iq4xs_block = 2208;
+
+// H halves of a group (from h0) times T tokens of a panel (from slot t0), all nsb super-blocks. Per 32-element
+// sub-block j the IQ4_NL tile's work: the signed level w as |w| times sign(x, w) (a pair is at most 2 * 127 * 127, so
+// each maddubs goes through madd to int32 at once; the panel's sum word is not needed), scaled by
+// d * (ls_j - 32) * d_x.
+template <int H, int T>
+void tile_iq4_xs(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
+                 int valid, const uint8_t* pf) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i levels = _mm256_broadcastsi128_si256(load128(reinterpret_cast<const uint8_t*>(quant::k_iq4nl)));
+    __m256 acc[H][T];
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_iq4xs_block;
+        if (pf) {
+            for (size_t o = 0; o < k_iq4xs_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_iq4xs_block + o), _MM_HINT_T1);
+        }
+        __m256 d[H];
+        for (int h = 0; h < H; ++h) d[h] = _mm256_cvtph_ps(load128(blk + 16 * (h0 + h)));
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* codes = blk + 160 + 256 * j + 32 * h0;
+            const uint8_t* xj = xp + size_t(sb * 8 + j) * k_pb;
+            const uint8_t* xb = xj + 32 * t0;
+            const uint8_t* xd = xj + 256 + 4 * t0;
+            __m256i isum[H][T];
+            for (int h = 0; h < H; ++h)
+                for (int t = 0; t < T; ++t) isum[h][t] = _mm256_setzero_si256();
+            for (int w = 0; w < 4; ++w) {
+                __m256i wl[H], wh[H], al[H], ah[H];
+                for (int h = 0; h < H; ++h) {
+                    const __m256i v = load256(codes + 64 * w + 32 * h);
+                    wl[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, m4));
+                    wh[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+                    al[h] = _mm256_abs_epi8(wl[h]);
+                    ah[h] = _mm256_abs_epi8(wh[h]);
+                }
+                for (int t = 0; t < T; ++t) {
+                    const __m256i xl = bcast32(xb + 32 * t + 4 * w);
+                    const __m256i xh = bcast32(xb + 32 * t + 16 + 4 * w);
+                    for (int h = 0; h < H; ++h) {
+                        const __m256i pl = _mm256_maddubs_epi16(al[h], _mm256_sign_epi8(xl, wl[h]));
+                        const __m256i ph = _mm256_maddubs_epi16(ah[h], _mm256_sign_epi8(xh, wh[h]));
+                        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
+                        isum[h][t] = _mm256_add_epi32(isum[h][t], s);
+                        chain(isum[h][t]);
+                    }
+                }
+            }
+            for (int h = 0; h < H; ++h) {
+                const __m128i ls = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j + 8 * (h0 + h)));
+                const __m256i sc = _mm256_sub_epi32(_mm256_cvtepu8_epi32(ls), _mm256_set1_epi32(32));
+                const __m256 f = _mm256_mul_ps(d[h], _mm256_cvtepi32_ps(sc));
+                for (int t = 0; t < T; ++t) {
+                    const __m256 fx = _mm256_mul_ps(f, _mm256_set1_ps(load_f32(xd + 4 * t)));
+                    acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h][t]), fx, acc[h][t]);
+                }
+            }
+        }
+    }
+    store_tile<H, T>(y, ldy, h0, valid, acc);
+}
+
+// ---- Q6_K: 3360-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_q6k_block = 3360;
+
+// Panel block pbk (0..7) of super-block blk: the low (HI false) or high nibbles of chunk pbk / 2, i.e. 16-element
+// sub-blocks j0 = 2 * pbk (code words 0-3) and j0 + 1 (words 4-7), for H halves (from h0) times T tokens (from slot
+// t0) of the activation block xj, added into acc. Codes 0..63 (the nibble, with the word's two high bits moved to
+// bits 4-5) times activation codes (|q| <= 128): a maddubs pair is at most 2 * 63 * 128 = 16128, so two words add
+// up in int16 (at most 32256); madd then multiplies that by the int16 sub-block scale of the row instead of ones,
+// so the block's integer sum is sum_j scale_j * sum(code * x), at most 32 * 63 * 128 * 128 in size. It starts from
+// -32 * (scale_j0 * sum(x[0..16)) + scale_j0+1 * sum(x[16..32))): one more madd of the row's pair of scales times
+// 32 against the panel's two int16 half sums. One F32 multiply by d * d_x per block.
+template <int H, int T, bool HI>
+inline void q6k_block(const uint8_t* blk, int pbk, int h0, const uint8_t* xj, int t0, const __m256 (&d)[H],
+                      __m256 (&acc)[H][T]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m30 = _mm256_set1_epi8(0x30);
+    const uint8_t* chunk = blk + 288 + 768 * (pbk / 2) + 32 * h0;
+    const uint8_t* xb = xj + 32 * t0;
+    const uint8_t* xd = xj + 256 + 4 * t0;
+    const int j0 = 2 * pbk;
+    __m256i sc0[H], sc1[H], s[H][T];
+    for (int h = 0; h < H; ++h) {
+        const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j0 + 8 * (h0 + h)));
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 48 + 16 * j0 + 8 * (h0 + h)));
+        sc0[h] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, a));  // lane r: (scale_j0, scale_j0) of row r
+        sc1[h] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b, b));
+        // lane r: (-32 * scale_j0, -32 * scale_j0+1), at most 4096 in size
+        const __m256i bias = _mm256_sub_epi16(_mm256_setzero_si256(),
+                                              _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(a, b)), 5));
+        for (int t = 0; t < T; ++t) s[h][t] = _mm256_madd_epi16(bias, bcast32(xd + 32 + 4 * t));
+    }
+    for (int p = 0; p < 4; ++p) {  // code words 2p and 2p + 1; their high bits share one 64-byte row of bytes
+        __m256i c0[H], c1[H];
+        for (int h = 0; h < H; ++h) {
+            const uint8_t* q = chunk + 32 * h;
+            const __m256i v0 = load256(q + 128 * p), v1 = load256(q + 128 * p + 64);
+            const __m256i hq = load256(q + 512 + 64 * p);
+            __m256i l0, l1, b0, b1;
+            if constexpr (HI) {
+                l0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), m4);
+                l1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), m4);
+                b0 = _mm256_and_si256(_mm256_slli_epi16(hq, 2), m30);  // bits 2-3
+                b1 = _mm256_and_si256(_mm256_srli_epi16(hq, 2), m30);  // bits 6-7
+            } else {
+                l0 = _mm256_and_si256(v0, m4);
+                l1 = _mm256_and_si256(v1, m4);
+                b0 = _mm256_and_si256(_mm256_slli_epi16(hq, 4), m30);  // bits 0-1
+                b1 = _mm256_and_si256(hq, m30);                         // bits 4-5
+            }
+            c0[h] = _mm256_or_si256(l0, b0);
+            c1[h] = _mm256_or_si256(l1, b1);
+        }
+        for (int t = 0; t < T; ++t) {
+            const __m256i x0 = bcast32(xb + 32 * t + 8 * p);
+            const __m256i x1 = bcast32(xb + 32 * t + 8 * p + 4);
+            for (int h = 0; h < H; ++h) {
+                const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(c0[h], x0), _mm256_maddubs_epi16(c1[h], x1));
+                s[h][t] = _mm256_add_epi32(s[h][t], _mm256_madd_epi16(m, p < 2 ? sc0[h] : sc1[h]));
+                chain(s[h][t]);
+            }
+        }
+    }
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) {
+            const __m256 f = _mm256_mul_ps(d[h], _mm256_set1_ps(load_f32(xd + 4 * t)));
+            acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h][t]), f, acc[h][t]);
+        }
+}
+
+// H halves of a group (from h0) times T tokens of a panel (from slot t0), all nsb super-blocks; each chunk's codes
+// are unpacked twice (low nibbles, then high nibbles), each time once for the T tokens.
+template <int H, int T>
+void tile_q6_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy, int valid,
+               const uint8_t* pf) {
+    __m256 acc[H][T];
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_q6k_block;
+        if (pf) {
+            for (size_t o = 0; o < k_q6k_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_q6k_block + o), _MM_HINT_T1);
+        }
+        __m256 d[H];
+        for (int h = 0; h < H; ++h) d[h] = _mm256_cvtph_ps(load128(blk + 16 * (h0 + h)));
+        const uint8_t* xs = xp + size_t(sb) * 8 * k_pb;
+        for (int c = 0; c < 4; ++c) {
+            q6k_block<H, T, false>(blk, 2 * c, h0, xs + size_t(2 * c) * k_pb, t0, d, acc);
+            q6k_block<H, T, true>(blk, 2 * c + 1, h0, xs + size_t(2 * c + 1) * k_pb, t0, d, acc);
+        }
+    }
+    store_tile<H, T>(y, ldy, h0, valid, acc);
+}
+
+// ---- the super-block driver (Q4_K, IQ4_XS, Q6_K)
+
+// The tiles of one super-block type: its bytes per 256-element super-block and run<H, T> = its tile.
+struct q4_k_tiles {
+    static constexpr size_t bytes = k_q4k_block;
+    template <int H, int T>
+    static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
+                    int valid, const uint8_t* pf) {
+        tile_q4_k<H, T>(wg, h0, xp, t0, nsb, y, ldy, valid, pf);
+    }
+};
+struct iq4_xs_tiles {
+    static constexpr size_t bytes = k_iq4xs_block;
+    template <int H, int T>
+    static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
+                    int valid, const uint8_t* pf) {
+        tile_iq4_xs<H, T>(wg, h0, xp, t0, nsb, y, ldy, valid, pf);
+    }
+};
+struct q6_k_tiles {
+    static constexpr size_t bytes = k_q6k_block;
+    template <int H, int T>
+    static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
+                    int valid, const uint8_t* pf) {
+        tile_q6_k<H, T>(wg, h0, xp, t0, nsb, y, ldy, valid, pf);
+    }
+};
+
+template <class K>
+void half_tokens_super(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int nt, int64_t nsb, float* y,
+                       int64_t ldy, int valid, const uint8_t* pf) {
     float* yt = y + t0 * ldy;
     switch (nt) {
-        case 1: tile_q4_k<1, 1>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
-        case 2: tile_q4_k<1, 2>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
-        case 3: tile_q4_k<1, 3>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
-        default: tile_q4_k<1, 4>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+        case 1: K::template run<1, 1>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+        case 2: K::template run<1, 2>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+        case 3: K::template run<1, 3>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
+        default: K::template run<1, 4>(wg, h0, xp, t0, nsb, yt, ldy, valid, pf); break;
     }
 }
 
 // As matmul_r16 above, per 256-element super-block.
-void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
-                     int64_t n) {
+template <class K>
+void matmul_r16_super(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                      int64_t n) {
     if (n_rows <= 0 || n_tok <= 0) return;
     const int64_t nsb = n / quant::QK_K;
     const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
-    const size_t group_bytes = size_t(nsb) * k_q4k_block, panel_bytes = size_t(n / QK) * k_pb;
+    const size_t group_bytes = size_t(nsb) * K::bytes, panel_bytes = size_t(n / QK) * k_pb;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xp);
     for (int64_t g = 0; g < groups; ++g) {
@@ -407,13 +597,13 @@ void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_to
             const int nt = int(std::min<int64_t>(k_r16_panel, n_tok - p0));
             const uint8_t* pf = p0 == 0 ? next : nullptr;
             if (nt == 1) {
-                if (halves == 2) tile_q4_k<2, 1>(wg, 0, xpan, 0, nsb, yp, ldy, valid, pf);
-                else tile_q4_k<1, 1>(wg, 0, xpan, 0, nsb, yp, ldy, valid, pf);
+                if (halves == 2) K::template run<2, 1>(wg, 0, xpan, 0, nsb, yp, ldy, valid, pf);
+                else K::template run<1, 1>(wg, 0, xpan, 0, nsb, yp, ldy, valid, pf);
                 continue;
             }
             for (int h = 0; h < halves; ++h) {
-                half_tokens_q4_k(wg, h, xpan, 0, std::min(nt, 4), nsb, yp, ldy, valid, h == 0 ? pf : nullptr);
-                if (nt > 4) half_tokens_q4_k(wg, h, xpan, 4, nt - 4, nsb, yp, ldy, valid, nullptr);
+                half_tokens_super<K>(wg, h, xpan, 0, std::min(nt, 4), nsb, yp, ldy, valid, h == 0 ? pf : nullptr);
+                if (nt > 4) half_tokens_super<K>(wg, h, xpan, 4, nt - 4, nsb, yp, ldy, valid, nullptr);
             }
         }
     }
@@ -427,7 +617,9 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
     t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
-    t.matmul_r16_q4_k = matmul_r16_q4_k;
+    t.matmul_r16_q4_k = matmul_r16_super<q4_k_tiles>;
+    t.matmul_r16_iq4_xs = matmul_r16_super<iq4_xs_tiles>;
+    t.matmul_r16_q6_k = matmul_r16_super<q6_k_tiles>;
 }
 
 }  // namespace fathom::kernels::avx2
