@@ -158,8 +158,9 @@ TEST(quant_r16_iq4_xs, scalar_matches_dequantised_product_and_simd_matches_scala
         EXPECT_NE(kernels::matmul_r16_for(*vnni, k_t), kernels::matmul_r16_for(sc, k_t));
     }
     // So does the AVX2 level (maddubs + madd).
-    const kernels::table* avx2 = kernels::for_isa(kernels::isa::ISA_AVX2);
-    if (avx2) EXPECT_NE(kernels::matmul_r16_for(*avx2, k_t), kernels::matmul_r16_for(sc, k_t));
+    if (const kernels::table* avx2 = kernels::for_isa(kernels::isa::ISA_AVX2)) {
+        EXPECT_NE(kernels::matmul_r16_for(*avx2, k_t), kernels::matmul_r16_for(sc, k_t));
+    }
 }
 
 }  // namespace
