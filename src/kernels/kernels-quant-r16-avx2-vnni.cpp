@@ -1,9 +1,9 @@
-// AVX-VNNI (256-bit VEX vpdpbusd) R16 kernels (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K), on top of the AVX2 table: a YMM holds
-// 4 code bytes of 8 rows (half a 16-row group, one int32 lane per row), and each vpdpbusd adds four unsigned weight
-// code x signed activation code products of those 8 rows for one token, against the token's 4 activation bytes
-// broadcast from the panel. Integer sums restart at each 32-element block (seeded with the panel's -bias * sum(codes)
-// word for Q4_0, Q8_0 and IQ4_NL) and are scaled into F32 accumulators by d_w * d_x. The panel quantiser is inherited
-// from the AVX2 table.
+// AVX-VNNI (256-bit VEX vpdpbusd) R16 kernels (Q4_0, Q4_1, Q8_0, IQ4_NL, Q4_K, IQ4_XS, Q6_K), on top of the AVX2
+// table: a YMM holds 4 code bytes of 8 rows (half a 16-row group, one int32 lane per row), and each vpdpbusd adds four
+// unsigned weight code x signed activation code products of those 8 rows for one token, against the token's 4
+// activation bytes broadcast from the panel. Integer sums restart at each 32-element block or sub-block (seeded with
+// the panel's -bias * sum(codes) word for Q4_0, Q8_0, IQ4_NL and IQ4_XS, with -32 times its half sums for Q6_K) and
+// are scaled into F32 accumulators by d_w * d_x. The panel quantiser is inherited from the AVX2 table.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -200,9 +200,160 @@ void tile_q4_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb
     for (int h = 0; h < H; ++h) store_half<T>(y, ldy, h0 + h, valid, acc[h]);
 }
 
+// ---- IQ4_XS: 2208-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_iq4xs_block = 2208;
+
+// H halves of a group (from h0) times T tokens of a panel (from slot t0), all nsb super-blocks. Per 32-element
+// sub-block j the IQ4_NL tile's work (codes level + 128 by a byte shuffle, sums seeded with the panel's -128 * sum
+// word), scaled by d * (ls_j - 32) * d_x.
+template <int H, int T>
+void tile_iq4_xs(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
+                 int valid, const uint8_t* pf) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    alignas(16) uint8_t lv[16];
+    for (int i = 0; i < 16; ++i) lv[i] = uint8_t(quant::k_iq4nl[i] + 128);
+    const __m256i lut = _mm256_broadcastsi128_si256(load128(lv));
+    __m256 acc[H][T];
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_iq4xs_block;
+        if (pf) {
+            for (size_t o = 0; o < k_iq4xs_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_iq4xs_block + o), _MM_HINT_T1);
+        }
+        __m256 d[H];
+        for (int h = 0; h < H; ++h) d[h] = _mm256_cvtph_ps(load128(blk + 16 * (h0 + h)));
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* codes = blk + 160 + 256 * j + 32 * h0;
+            const uint8_t* xj = xp + size_t(sb * 8 + j) * k_pb;
+            const uint8_t* xb = xj + 32 * t0;
+            const uint8_t* xd = xj + 256 + 4 * t0;
+            __m256i s[H][T];
+            for (int t = 0; t < T; ++t) {
+                const __m256i seed = bcast32(xd + 32 + 4 * t);
+                for (int h = 0; h < H; ++h) s[h][t] = seed;
+            }
+            for (int w = 0; w < 4; ++w) {
+                __m256i lo[H], hi[H];
+                for (int h = 0; h < H; ++h) {
+                    const __m256i v = load256(codes + 64 * w + 32 * h);
+                    lo[h] = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, m4));
+                    hi[h] = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+                }
+                for (int t = 0; t < T; ++t) {
+                    const __m256i xl = bcast32(xb + 32 * t + 4 * w);
+                    const __m256i xh = bcast32(xb + 32 * t + 16 + 4 * w);
+                    for (int h = 0; h < H; ++h) s[h][t] = dot(dot(s[h][t], lo[h], xl), hi[h], xh);
+                }
+            }
+            for (int h = 0; h < H; ++h) {
+                const __m128i ls = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j + 8 * (h0 + h)));
+                const __m256i sc = _mm256_sub_epi32(_mm256_cvtepu8_epi32(ls), _mm256_set1_epi32(32));
+                const __m256 f = _mm256_mul_ps(d[h], _mm256_cvtepi32_ps(sc));
+                for (int t = 0; t < T; ++t) {
+                    const __m256 fx = _mm256_mul_ps(f, _mm256_set1_ps(load_f32(xd + 4 * t)));
+                    acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h][t]), fx, acc[h][t]);
+                }
+            }
+        }
+    }
+    for (int h = 0; h < H; ++h) store_half<T>(y, ldy, h0 + h, valid, acc[h]);
+}
+
+// ---- Q6_K: 3360-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_q6k_block = 3360;
+
+// H halves of a group (from h0) times T tokens of a panel (from slot t0), all nsb super-blocks. Each 64-element chunk
+// is walked twice: its low nibbles (panel block 2c) and its high nibbles (panel block 2c + 1). A code word is the
+// nibble with the word's two high bits moved to bits 4-5 (0..63); words 0-3 are 16-element sub-block j0 = 2 * (panel
+// block) and words 4-7 sub-block j0 + 1. Each sub-block's sum starts from -32 times the panel's half sum of its
+// activation codes and is scaled by d * scale_j * d_x on its own, so only T integer sums per half are live.
+template <int H, int T>
+void tile_q6_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy, int valid,
+               const uint8_t* pf) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[H][T];
+    for (int h = 0; h < H; ++h)
+        for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+    alignas(32) int32_t seed[2][8];
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_q6k_block;
+        if (pf) {
+            for (size_t o = 0; o < k_q6k_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_q6k_block + o), _MM_HINT_T1);
+        }
+        __m256 d[H];
+        for (int h = 0; h < H; ++h) d[h] = _mm256_cvtph_ps(load128(blk + 16 * (h0 + h)));
+        for (int c = 0; c < 4; ++c) {
+            const uint8_t* chunk = blk + 288 + 768 * c + 32 * h0;
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; ++half) {
+                const int pbk = 2 * c + half;  // panel block within the super-block
+                const uint8_t* xj = xp + size_t(sb * 8 + pbk) * k_pb;
+                const uint8_t* xb = xj + 32 * t0;
+                const uint8_t* xd = xj + 256 + 4 * t0;
+                {  // -32 * the two int16 half sums of every token slot
+                    const __m256i hs = load256(xj + 288);
+                    const __m256i lo = _mm256_srai_epi32(_mm256_slli_epi32(hs, 16), 16);
+                    const __m256i hi = _mm256_srai_epi32(hs, 16);
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(seed[0]),
+                                       _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(lo, 5)));
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(seed[1]),
+                                       _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(hi, 5)));
+                }
+                // Read the seeds back as memory broadcasts (load ports) rather than register shuffles.
+                __asm__("" : : "r"(seed) : "memory");
+#pragma GCC unroll 2
+                for (int sub = 0; sub < 2; ++sub) {
+                    __m256i s[H][T];
+                    for (int t = 0; t < T; ++t) {
+                        const __m256i sd = bcast32(reinterpret_cast<const uint8_t*>(&seed[sub][t0 + t]));
+                        for (int h = 0; h < H; ++h) s[h][t] = sd;
+                    }
+#pragma GCC unroll 4
+                    for (int w = 4 * sub; w < 4 * sub + 4; ++w) {
+                        const int sh = 4 * (w % 2) + 2 * half;  // the code's high bits in the high-bit byte
+                        __m256i q[H];
+                        for (int h = 0; h < H; ++h) {
+                            const __m256i v = load256(chunk + 64 * w + 32 * h);
+                            const __m256i hq = load256(chunk + 512 + 64 * (w / 2) + 32 * h);
+                            __m256i hb;
+                            if (sh == 0) hb = _mm256_and_si256(_mm256_slli_epi16(hq, 4), m30);
+                            else if (sh == 2) hb = _mm256_and_si256(_mm256_slli_epi16(hq, 2), m30);
+                            else if (sh == 4) hb = _mm256_and_si256(hq, m30);
+                            else hb = _mm256_and_si256(_mm256_srli_epi16(hq, 2), m30);
+                            const __m256i low = _mm256_and_si256(half ? _mm256_srli_epi16(v, 4) : v, m4);
+                            q[h] = _mm256_or_si256(low, hb);
+                        }
+                        for (int t = 0; t < T; ++t) {
+                            const __m256i xv = bcast32(xb + 32 * t + 4 * w);
+                            for (int h = 0; h < H; ++h) s[h][t] = dot(s[h][t], q[h], xv);
+                        }
+                    }
+                    const int j = 2 * pbk + sub;
+                    for (int h = 0; h < H; ++h) {
+                        const __m128i sc =
+                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j + 8 * (h0 + h)));
+                        const __m256 f = _mm256_mul_ps(d[h], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+                        for (int t = 0; t < T; ++t) {
+                            const __m256 fx = _mm256_mul_ps(f, _mm256_set1_ps(load_f32(xd + 4 * t)));
+                            acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h][t]), fx, acc[h][t]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (int h = 0; h < H; ++h) store_half<T>(y, ldy, h0 + h, valid, acc[h]);
+}
+
 // ---- drivers
 
-// The tiles of one weight kind: Q4_0 .. IQ4_NL by tile<K, H, T>, Q4_K by tile_q4_k<H, T>.
+// The tiles of one weight kind: Q4_0 .. IQ4_NL by tile<K, H, T>, Q4_K, IQ4_XS and Q6_K by their own tiles.
 template <r16 K>
 struct legacy_tiles {
     static constexpr size_t bytes_per_32 = block_bytes<K>();
@@ -222,6 +373,27 @@ struct q4_k_tiles {
     static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
                     int valid, const uint8_t* pf) {
         tile_q4_k<H, T>(wg, h0, xp, t0, nsb, y, ldy, valid, pf);
+    }
+};
+
+struct iq4_xs_tiles {
+    static constexpr size_t bytes_per_32 = k_iq4xs_block / 8;
+    static constexpr int64_t block = quant::QK_K;
+    static constexpr bool both_halves = false;
+    template <int H, int T>
+    static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
+                    int valid, const uint8_t* pf) {
+        tile_iq4_xs<H, T>(wg, h0, xp, t0, nsb, y, ldy, valid, pf);
+    }
+};
+struct q6_k_tiles {
+    static constexpr size_t bytes_per_32 = k_q6k_block / 8;
+    static constexpr int64_t block = quant::QK_K;
+    static constexpr bool both_halves = false;
+    template <int H, int T>
+    static void run(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy,
+                    int valid, const uint8_t* pf) {
+        tile_q6_k<H, T>(wg, h0, xp, t0, nsb, y, ldy, valid, pf);
     }
 };
 
@@ -294,6 +466,8 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q8_0 = matmul_r16<legacy_tiles<r16::Q8_0>>;
     t.matmul_r16_iq4_nl = matmul_r16<legacy_tiles<r16::IQ4_NL>>;
     t.matmul_r16_q4_k = matmul_r16<q4_k_tiles>;
+    t.matmul_r16_iq4_xs = matmul_r16<iq4_xs_tiles>;
+    t.matmul_r16_q6_k = matmul_r16<q6_k_tiles>;
 }
 
 }  // namespace fathom::kernels::avx2_vnni
