@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Turns fortune files, dictd databases and WordNet data files into plain-text documents.
+
+Usage:
+  extract_text.py fortune OUT_TXT FILE...        strfile text files ("%" lines separate entries)
+  extract_text.py dictd OUT_TXT INDEX DICT_DZ PROSE_INDENT
+  extract_text.py wordnet OUT_TXT WORDNET_DIR
+  extract_text.py stats TXT                       prints "documents characters bytes"
+
+Every output is UTF-8 with documents separated by exactly one blank line and no blank
+line inside a document; lines carry no trailing blanks and no control characters.
+"""
+
+import gzip
+import os
+import re
+import sys
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def fail(msg):
+    sys.stderr.write("extract_text.py: " + msg + "\n")
+    sys.exit(1)
+
+
+def clean_lines(text):
+    """Removes terminal escapes and control characters; strips each line; drops empty lines."""
+    text = ANSI_RE.sub("", text.replace("\r\n", "\n").replace("\t", " "))
+    text = CONTROL_RE.sub("", text)
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def write_docs(path, docs):
+    docs = [d for d in docs if d]
+    for d in docs:
+        if "\n\n" in d:
+            fail("internal: blank line inside a document")
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n\n".join(docs) + "\n")
+    return len(docs)
+
+
+def read_utf8(path):
+    data = open(path, "rb").read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Older fortune files are Latin-1; every byte is valid there.
+        return data.decode("latin-1")
+
+
+def mostly_letters(doc):
+    """False for ASCII art and other entries that are more symbols than words."""
+    chars = [c for c in doc if not c.isspace()]
+    return bool(chars) and sum(c.isalpha() for c in chars) >= 0.6 * len(chars)
+
+
+def cmd_fortune(out, files):
+    docs = []
+    dropped = 0
+    for path in files:
+        entry = []
+        for line in read_utf8(path).split("\n") + ["%"]:
+            if line.rstrip("\r") == "%":
+                doc = "\n".join(clean_lines("\n".join(entry)))
+                entry = []
+                if not doc:
+                    continue
+                if mostly_letters(doc):
+                    docs.append(doc)
+                else:
+                    dropped += 1
+            else:
+                entry.append(line)
+    n = write_docs(out, docs)
+    print("%s: %d fortunes from %d files (%d mostly non-letter entries dropped)" %
+          (os.path.basename(out), n, len(files), dropped))
+
+
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def b64_number(s, where):
+    v = 0
+    for c in s:
+        d = B64.find(c)
+        if d < 0:
+            fail("%s: bad base64 number %r" % (where, s))
+        v = v * 64 + d
+    return v
+
+
+PRON_RE = re.compile(r"/[^/\s]*/,?\s*")
+XREF_RE = re.compile(r"\{([^{}]*)\}")
+UNDERLINE_RE = re.compile(r"(?<![A-Za-z0-9])_([^_\n]+)_(?![A-Za-z0-9])")
+
+
+def dictd_entry(headword, body, prose_indent):
+    """One dictd entry as a document: a headword line, then one line per prose paragraph.
+
+    Paragraphs whose lines all sit at PROSE_INDENT (the first line may differ) are
+    reflowed onto one line; others (verse, tables, examples) keep their lines.
+    """
+    lines = body.replace("\t", "        ").split("\n")
+    # dictfmt repeats the headword as the entry's first line, and the Jargon File puts
+    # pronunciation and part of speech on the second: "hacker" / " n.".
+    first = lines[0].strip()
+    if first.lower() == headword.lower() or first.lower().replace(" ", "") == headword.lower().replace(" ", ""):
+        head = first
+        lines = lines[1:]
+        if lines and lines[0].startswith(" ") and lines[0].strip():
+            pos = PRON_RE.sub("", lines[0].strip()).strip().lstrip(",").strip()
+            if pos:
+                head += ", " + pos
+            lines = lines[1:]
+        out = [head]
+    else:
+        out = []
+    para = []
+
+    def flush():
+        if not para:
+            return
+        indents = [len(l) - len(l.lstrip(" ")) for l in para]
+        if all(i == prose_indent for i in indents[1:]) and indents[0] >= prose_indent:
+            out.append(" ".join(" ".join(l.split()) for l in para))
+        else:
+            out.extend(" ".join(l.split()) for l in para)
+        para.clear()
+
+    for line in lines + [""]:
+        if line.strip():
+            para.append(line.rstrip())
+        else:
+            flush()
+    doc = "\n".join(out)
+    doc = XREF_RE.sub(r"\1", doc)
+    doc = UNDERLINE_RE.sub(r"\1", doc)
+    return "\n".join(clean_lines(doc))
+
+
+def cmd_dictd(out, index, dz, prose_indent):
+    data = gzip.open(dz).read()
+    entries = {}
+    with open(index, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 3:
+                fail("%s:%d: expected headword, offset, length" % (index, n))
+            head = parts[0]
+            off = b64_number(parts[1], "%s:%d" % (index, n))
+            size = b64_number(parts[2], "%s:%d" % (index, n))
+            if off + size > len(data):
+                fail("%s:%d: entry runs past the end of %s" % (index, n, dz))
+            # Several headwords may share one entry; keep the first seen.
+            entries.setdefault((off, size), head)
+    docs = []
+    for (off, size), head in sorted(entries.items()):
+        if head.startswith("00-database") or head.startswith("00database"):
+            continue
+        body = data[off:off + size].decode("utf-8")
+        docs.append(dictd_entry(head, body, prose_indent))
+    n = write_docs(out, docs)
+    print("%s: %d entries" % (os.path.basename(out), n))
+
+
+WN_FILES = (("data.noun", "n"), ("data.verb", "v"), ("data.adj", "a"), ("data.adv", "r"))
+WN_MARKER_RE = re.compile(r"\((?:a|p|ip)\)$")
+
+
+def cmd_wordnet(out, wndir):
+    docs = []
+    for name, _ in WN_FILES:
+        path = os.path.join(wndir, name)
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.startswith("  "):      # licence header
+                    continue
+                fields, bar, gloss = line.partition(" | ")
+                if not bar:
+                    fail("%s:%d: no gloss separator" % (path, n))
+                parts = fields.split()
+                try:
+                    count = int(parts[3], 16)
+                except (IndexError, ValueError):
+                    fail("%s:%d: bad word count" % (path, n))
+                words = []
+                for k in range(count):
+                    w = WN_MARKER_RE.sub("", parts[4 + 2 * k]).replace("_", " ")
+                    if w not in words:
+                        words.append(w)
+                gloss = " ".join(gloss.split()).replace("`", "'")
+                if words and gloss:
+                    docs.append("%s: %s" % (", ".join(words), gloss))
+    n = write_docs(out, docs)
+    print("%s: %d synsets" % (os.path.basename(out), n))
+
+
+def cmd_stats(path):
+    text = open(path, encoding="utf-8").read()
+    docs = [d for d in text.split("\n\n") if d.strip()]
+    print("%d %d %d" % (len(docs), len(text), len(text.encode("utf-8"))))
+
+
+def main(argv):
+    if len(argv) < 3:
+        fail("usage: see the header of this file")
+    cmd = argv[1]
+    if cmd == "fortune" and len(argv) >= 4:
+        cmd_fortune(argv[2], argv[3:])
+    elif cmd == "dictd" and len(argv) == 6:
+        cmd_dictd(argv[2], argv[3], argv[4], int(argv[5]))
+    elif cmd == "wordnet" and len(argv) == 4:
+        cmd_wordnet(argv[2], argv[3])
+    elif cmd == "stats" and len(argv) == 3:
+        cmd_stats(argv[2])
+    else:
+        fail("usage: see the header of this file")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
