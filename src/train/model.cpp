@@ -29,6 +29,46 @@ void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
 
 }  // namespace
 
+// One linear layer's weights for a forward / backward: trainable F32 (w, dw), or a frozen base tensor run through
+// the inference kernels; plus an optional LoRA adapter (a: rank x in, b: out x rank, their gradients, the saved
+// x A^T).
+struct train_model::linear {
+    const float* w = nullptr;
+    float* dw = nullptr;
+    const io::tensor_entry* frozen = nullptr;
+    const float* a = nullptr;
+    const float* b = nullptr;
+    float* da = nullptr;
+    float* db = nullptr;
+    int64_t rank = 0;
+    float scale = 0.0f;
+    std::vector<float>* xa = nullptr;
+};
+
+const char* train_model::linear_name(int i) {
+    static const char* const names[k_linears] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                                 "ffn_gate", "ffn_up", "ffn_down"};
+    return names[i];
+}
+const char* train_model::linear_target(int i) {
+    static const char* const names[k_linears] = {"q", "k", "v", "o", "gate", "up", "down"};
+    return names[i];
+}
+
+void lora_config::validate() const {
+    if (rank <= 0 || rank > 4096)
+        fail(errc::ERRC_INVALID_ARGUMENT, "lora: rank: must be 1..4096 (got " + std::to_string(rank) + ")");
+    if (!(alpha > 0.0f) || !std::isfinite(alpha)) fail(errc::ERRC_INVALID_ARGUMENT, "lora: alpha: must be positive");
+    if (targets.empty()) fail(errc::ERRC_INVALID_ARGUMENT, "lora: targets: none given");
+    for (const std::string& t : targets) {
+        bool known = false;
+        for (int i = 0; i < train_model::k_linears; ++i) known = known || t == train_model::linear_target(i);
+        if (!known)
+            fail(errc::ERRC_INVALID_ARGUMENT,
+                 "lora: targets: unknown target '" + t + "' (expected q, k, v, o, gate, up, down)");
+    }
+}
+
 int64_t train_config::n_params() const {
     const int64_t hd = head_dim(), q = n_head * hd, kv = n_head_kv * hd;
     const int64_t per_layer = 2 * n_embd + n_embd * q + 2 * n_embd * kv + q * n_embd + 3 * n_embd * n_ff;
@@ -57,7 +97,14 @@ void train_config::validate() const {
     if (!(rope_theta > 0.0f) || !std::isfinite(rope_theta)) bad_config("rope_theta", "must be a positive number");
 }
 
-train_model::train_model(const train_config& cfg) : cfg_(cfg) {
+train_model::train_model(const train_config& cfg) : train_model(cfg, no_params{}) {
+    int64_t total = 0;
+    for (const param_tensor& t : tensors_) total += t.size;
+    params.assign(size_t(total), 0.0f);
+    grads.assign(size_t(total), 0.0f);
+}
+
+train_model::train_model(const train_config& cfg, no_params) : cfg_(cfg) {
     cfg_.validate();
     const int64_t e = cfg_.n_embd, hd = cfg_.head_dim(), q = cfg_.n_head * hd, kv = cfg_.n_head_kv * hd;
     int64_t off = 0;
@@ -86,8 +133,6 @@ train_model::train_model(const train_config& cfg) : cfg_(cfg) {
         add(blk(l, "ffn_up.weight"), {e, cfg_.n_ff});
         add(blk(l, "ffn_down.weight"), {cfg_.n_ff, e});
     }
-    params.assign(size_t(off), 0.0f);
-    grads.assign(size_t(off), 0.0f);
     inv_freq_.resize(size_t(hd / 2));
     for (int64_t i = 0; i < hd / 2; ++i)
         inv_freq_[size_t(i)] = float(std::pow(double(cfg_.rope_theta), -2.0 * double(i) / double(hd)));
@@ -166,6 +211,164 @@ train_model train_model::from_model_file(const io::model_file& f) {
     return m;
 }
 
+train_model train_model::for_lora(io::model_file base, const lora_config& lc, uint64_t seed) {
+    lc.validate();
+    // The base's hyper-parameters and restrictions are from_model_file's; its tensors are not copied.
+    const std::string path = base.path;
+    std::unique_ptr<llama_model> probe = llama_model::load(std::move(base));
+    const llama_hparams& hp = probe->hp;
+    auto unsupported = [&](const std::string& what) {
+        fail(errc::ERRC_UNSUPPORTED, path + ": LoRA training does not support " + what);
+    };
+    if (hp.arch != "llama") unsupported("architecture '" + hp.arch + "' (only llama)");
+    if (hp.rope != rope_order::ROPE_ORDER_NORMAL)
+        unsupported("Hugging Face Q/K order (convert the model to GGUF with fathom convert first)");
+    if (hp.scaling != rope_scaling::ROPE_SCALING_NONE || probe->w.rope_freqs) unsupported("RoPE scaling");
+    if (hp.n_rot != hp.head_dim || hp.head_dim * hp.n_head != hp.n_embd) unsupported("this head layout");
+    if (probe->w.layers[0].bq) unsupported("attention biases");
+    train_config c;
+    c.n_vocab = hp.n_vocab;
+    c.n_ctx = hp.n_ctx_train;
+    c.n_embd = hp.n_embd;
+    c.n_layer = hp.n_layer;
+    c.n_head = hp.n_head;
+    c.n_head_kv = hp.n_head_kv;
+    c.n_ff = hp.n_ff;
+    c.norm_eps = hp.norm_eps;
+    c.rope_theta = hp.rope_theta;
+    c.tie_embeddings = probe->w.output == probe->w.tok_embd;
+    train_model m(c, no_params{});
+    m.lora_ = true;
+    m.lcfg_ = lc;
+    // The loaded model owns a prepared copy of the file (matmul weights possibly repacked); keep it.
+    m.base_ = std::shared_ptr<io::model_file>(new io::model_file(std::move(probe->file)));
+    // Norm weights in F32.
+    for (const io::tensor_entry& t : m.base_->tensors) {
+        if (t.name.find("norm.weight") == std::string::npos) continue;
+        m.base_norm_index_.emplace_back(t.name, int64_t(m.base_norms_.size()));
+        const size_t at = m.base_norms_.size();
+        m.base_norms_.resize(at + size_t(t.nelements()));
+        nn::get_row_f32(t, 0, m.base_norms_.data() + at);
+    }
+    // Adapter tensors replace the full parameter list.
+    const int64_t e = c.n_embd, hd = c.head_dim(), q = c.n_head * hd, kv = c.n_head_kv * hd;
+    const int64_t in_of[k_linears] = {e, e, e, q, e, e, c.n_ff};
+    const int64_t out_of[k_linears] = {q, kv, kv, e, c.n_ff, c.n_ff, e};
+    m.tensors_.clear();
+    int64_t off = 0;
+    for (int64_t l = 0; l < c.n_layer; ++l)
+        for (int i = 0; i < k_linears; ++i) {
+            bool on = false;
+            for (const std::string& t : lc.targets) on = on || t == linear_target(i);
+            if (!on) continue;
+            const std::string w = blk(l, linear_name(i)) + ".weight";
+            for (int ab = 0; ab < 2; ++ab) {
+                param_tensor pt;
+                pt.name = w + (ab == 0 ? ".lora_a" : ".lora_b");
+                pt.ne = ab == 0 ? std::vector<int64_t>{in_of[i], lc.rank} : std::vector<int64_t>{lc.rank, out_of[i]};
+                pt.size = pt.ne[0] * pt.ne[1];
+                pt.offset = off;
+                pt.matrix = true;
+                off += pt.size;
+                m.tensors_.push_back(std::move(pt));
+            }
+        }
+    m.params.assign(size_t(off), 0.0f);
+    m.grads.assign(size_t(off), 0.0f);
+    for (size_t k = 0; k < m.tensors_.size(); ++k) {
+        const param_tensor& pt = m.tensors_[k];
+        if (pt.name.compare(pt.name.size() - 7, 7, ".lora_a") != 0) continue;  // B stays zero
+        const float s = 1.0f / std::sqrt(float(pt.ne[0])) / 0.02f;          // synth_weight draws normal(0, 0.02)
+        for (int64_t i = 0; i < pt.size; ++i) m.params[size_t(pt.offset + i)] = s * synth_weight(seed, k, uint64_t(i));
+    }
+    return m;
+}
+
+const float* train_model::norm_weight(const std::string& name) {
+    if (!lora_) return p(name);
+    for (const auto& [n, off] : base_norm_index_)
+        if (n == name) return base_norms_.data() + off;
+    fail(errc::ERRC_FORMAT, base_->path + ": tensor '" + name + "' is missing");
+}
+
+float* train_model::norm_grad(const std::string& name) {
+    if (!lora_) return grads.data() + find(name)->offset;
+    resize(norm_dw_scratch_, cfg_.n_embd);
+    return norm_dw_scratch_.data();
+}
+
+train_model::linear train_model::lin(int64_t layer, int which) {
+    linear L;
+    const std::string w = blk(layer, linear_name(which)) + ".weight";
+    if (!lora_) {
+        const param_tensor* t = find(w);
+        L.w = params.data() + t->offset;
+        L.dw = grads.data() + t->offset;
+        return L;
+    }
+    L.frozen = base_->find_tensor(w);
+    if (const param_tensor* a = find(w + ".lora_a")) {
+        const param_tensor* b = find(w + ".lora_b");
+        L.a = params.data() + a->offset;
+        L.da = grads.data() + a->offset;
+        L.b = params.data() + b->offset;
+        L.db = grads.data() + b->offset;
+        L.rank = lcfg_.rank;
+        L.scale = lcfg_.alpha / float(lcfg_.rank);
+        L.xa = &acts_[size_t(layer)].xa[which];
+    }
+    return L;
+}
+
+train_model::linear train_model::head() {
+    linear L;
+    const char* name = cfg_.tie_embeddings ? "token_embd.weight" : "output.weight";
+    if (lora_) {
+        L.frozen = base_->find_tensor(name);
+    } else {
+        L.w = p(name);
+        L.dw = grads.data() + find(name)->offset;
+    }
+    return L;
+}
+
+void train_model::linear_forward(thread_pool& pool, const linear& L, float* out, const float* x, int64_t n,
+                                 int64_t in, int64_t oc) {
+    if (L.frozen) nn::matmul(pool, *L.frozen, x, in, n, out, oc);
+    else matmul_forward(pool, out, x, L.w, nullptr, n, in, oc);
+    if (L.a) {
+        resize(*L.xa, n * L.rank);
+        gemm(pool, false, true, n, L.rank, in, 1.0f, x, in, L.a, in, 0.0f, L.xa->data(), L.rank);
+        gemm(pool, false, true, n, oc, L.rank, L.scale, L.xa->data(), L.rank, L.b, L.rank, 1.0f, out, oc);
+    }
+}
+
+void train_model::linear_backward(thread_pool& pool, const linear& L, float* dx, const float* dout, const float* x,
+                                  int64_t n, int64_t in, int64_t oc) {
+    if (!L.frozen) {
+        matmul_backward(pool, dx, L.dw, nullptr, dout, x, L.w, n, in, oc);
+    } else {
+        // dx += dout W for a frozen weight of any type: 256-row panels of W in F32, one gemm each.
+        constexpr int64_t k_rows = 256;
+        std::vector<float> panel(size_t(std::min(k_rows, oc) * in));
+        for (int64_t r0 = 0; r0 < oc; r0 += k_rows) {
+            const int64_t nr = std::min(k_rows, oc - r0);
+            pool.parallel_for(nr, 16, [&](int64_t i0, int64_t i1, int) {
+                for (int64_t r = i0; r < i1; ++r) nn::get_row_f32(*L.frozen, r0 + r, panel.data() + r * in);
+            });
+            gemm(pool, false, false, n, in, nr, 1.0f, dout + r0, oc, panel.data(), in, 1.0f, dx, in);
+        }
+    }
+    if (L.a) {
+        // out += s (x A^T) B^T:  dB += s dout^T xa;  dxa = s dout B;  dA += dxa^T x;  dx += dxa A
+        std::vector<float> dxa(size_t(n * L.rank));
+        gemm(pool, true, false, oc, L.rank, n, L.scale, dout, oc, L.xa->data(), L.rank, 1.0f, L.db, L.rank);
+        gemm(pool, false, false, n, L.rank, oc, L.scale, dout, oc, L.b, L.rank, 0.0f, dxa.data(), L.rank);
+        gemm(pool, true, false, L.rank, in, n, 1.0f, dxa.data(), L.rank, x, in, 1.0f, L.da, in);
+        gemm(pool, false, false, n, in, L.rank, 1.0f, dxa.data(), L.rank, L.a, in, 1.0f, dx, in);
+    }
+}
+
 void train_model::reserve(int64_t b, int64_t t) {
     const int64_t n = b * t, e = cfg_.n_embd, hd = cfg_.head_dim(), q = cfg_.n_head * hd, kv = cfg_.n_head_kv * hd;
     for (layer_acts& a : acts_) {
@@ -205,32 +408,40 @@ float train_model::forward(thread_pool& pool, const int32_t* tokens, const int32
     pos_.resize(size_t(n));
     for (int64_t i = 0; i < n; ++i) pos_[size_t(i)] = int32_t(i % t);
 
-    embedding_forward(pool, acts_.empty() ? x_final_.data() : acts_[0].x.data(), tokens, p("token_embd.weight"), n, e);
+    float* x0 = acts_[0].x.data();
+    if (!lora_) {
+        embedding_forward(pool, x0, tokens, p("token_embd.weight"), n, e);
+    } else {
+        const io::tensor_entry* te = base_->find_tensor("token_embd.weight");
+        pool.parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i) nn::get_row_f32(*te, tokens[i], x0 + i * e);
+        });
+    }
     for (int64_t l = 0; l < cfg_.n_layer; ++l) {
         layer_acts& a = acts_[size_t(l)];
-        rmsnorm_forward(pool, a.xn1.data(), a.rstd1.data(), a.x.data(), p(blk(l, "attn_norm.weight")), n, e,
+        rmsnorm_forward(pool, a.xn1.data(), a.rstd1.data(), a.x.data(), norm_weight(blk(l, "attn_norm.weight")), n, e,
                         cfg_.norm_eps);
-        matmul_forward(pool, a.q.data(), a.xn1.data(), p(blk(l, "attn_q.weight")), nullptr, n, e, q);
-        matmul_forward(pool, a.k.data(), a.xn1.data(), p(blk(l, "attn_k.weight")), nullptr, n, e, kv);
-        matmul_forward(pool, a.v.data(), a.xn1.data(), p(blk(l, "attn_v.weight")), nullptr, n, e, kv);
+        linear_forward(pool, lin(l, 0), a.q.data(), a.xn1.data(), n, e, q);
+        linear_forward(pool, lin(l, 1), a.k.data(), a.xn1.data(), n, e, kv);
+        linear_forward(pool, lin(l, 2), a.v.data(), a.xn1.data(), n, e, kv);
         rope_forward(pool, a.q.data(), pos_.data(), inv_freq_.data(), n, cfg_.n_head, hd, hd);
         rope_forward(pool, a.k.data(), pos_.data(), inv_freq_.data(), n, cfg_.n_head_kv, hd, hd);
         attention_forward(pool, a.att.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), b, t, cfg_.n_head,
                           cfg_.n_head_kv, hd);
-        matmul_forward(pool, a.x2.data(), a.att.data(), p(blk(l, "attn_output.weight")), nullptr, n, q, e);
+        linear_forward(pool, lin(l, 3), a.x2.data(), a.att.data(), n, q, e);
         for (int64_t i = 0; i < n * e; ++i) a.x2[size_t(i)] += a.x[size_t(i)];
-        rmsnorm_forward(pool, a.xn2.data(), a.rstd2.data(), a.x2.data(), p(blk(l, "ffn_norm.weight")), n, e,
+        rmsnorm_forward(pool, a.xn2.data(), a.rstd2.data(), a.x2.data(), norm_weight(blk(l, "ffn_norm.weight")), n, e,
                         cfg_.norm_eps);
-        matmul_forward(pool, a.g.data(), a.xn2.data(), p(blk(l, "ffn_gate.weight")), nullptr, n, e, ff);
-        matmul_forward(pool, a.u.data(), a.xn2.data(), p(blk(l, "ffn_up.weight")), nullptr, n, e, ff);
+        linear_forward(pool, lin(l, 4), a.g.data(), a.xn2.data(), n, e, ff);
+        linear_forward(pool, lin(l, 5), a.u.data(), a.xn2.data(), n, e, ff);
         swiglu_forward(pool, a.h.data(), a.g.data(), a.u.data(), n * ff);
         float* next = l + 1 < cfg_.n_layer ? acts_[size_t(l + 1)].x.data() : x_final_.data();
-        matmul_forward(pool, next, a.h.data(), p(blk(l, "ffn_down.weight")), nullptr, n, ff, e);
+        linear_forward(pool, lin(l, 6), next, a.h.data(), n, ff, e);
         for (int64_t i = 0; i < n * e; ++i) next[i] += a.x2[size_t(i)];
     }
-    rmsnorm_forward(pool, xnf_.data(), rstdf_.data(), x_final_.data(), p("output_norm.weight"), n, e, cfg_.norm_eps);
-    const float* w_out = cfg_.tie_embeddings ? p("token_embd.weight") : p("output.weight");
-    matmul_forward(pool, logits_.data(), xnf_.data(), w_out, nullptr, n, e, V);
+    rmsnorm_forward(pool, xnf_.data(), rstdf_.data(), x_final_.data(), norm_weight("output_norm.weight"), n, e,
+                    cfg_.norm_eps);
+    linear_forward(pool, head(), logits_.data(), xnf_.data(), n, e, V);
     n_scored_ = cross_entropy_forward(pool, losses_.data(), logits_.data(), targets, n, V);
     double sum = 0;
     for (int64_t i = 0; i < n; ++i) sum += double(losses_[size_t(i)]);
@@ -241,8 +452,6 @@ void train_model::backward(thread_pool& pool, float loss_scale) {
     if (b_ == 0) fail(errc::ERRC_INVALID_ARGUMENT, "train backward: no forward pass to differentiate");
     const int64_t b = b_, t = t_, n = b * t, e = cfg_.n_embd, hd = cfg_.head_dim(), q = cfg_.n_head * hd,
                   kv = cfg_.n_head_kv * hd, ff = cfg_.n_ff, V = cfg_.n_vocab;
-    float* g = grads.data();
-    auto gp = [&](const std::string& name) { return g + find(name)->offset; };
     resize(dres_, n * e);
     resize(dxn_, n * e);
     resize(dq_, n * q);
@@ -256,34 +465,28 @@ void train_model::backward(thread_pool& pool, float loss_scale) {
     // loss -> logits (in place: the logits are not needed any more) -> final norm
     const float scale = n_scored_ > 0 ? loss_scale / float(n_scored_) : 0.0f;
     cross_entropy_backward(pool, logits_.data(), logits_.data(), targets_.data(), n, V, scale);
-    const float* w_out = cfg_.tie_embeddings ? p("token_embd.weight") : p("output.weight");
-    float* dw_out = cfg_.tie_embeddings ? gp("token_embd.weight") : gp("output.weight");
     zero(dxn_);
-    matmul_backward(pool, dxn_.data(), dw_out, nullptr, logits_.data(), xnf_.data(), w_out, n, e, V);
+    linear_backward(pool, head(), dxn_.data(), logits_.data(), xnf_.data(), n, e, V);
     zero(dres_);
-    rmsnorm_backward(pool, dres_.data(), gp("output_norm.weight"), dxn_.data(), x_final_.data(), p("output_norm.weight"),
-                     rstdf_.data(), n, e);
+    rmsnorm_backward(pool, dres_.data(), norm_grad("output_norm.weight"), dxn_.data(), x_final_.data(),
+                     norm_weight("output_norm.weight"), rstdf_.data(), n, e);
 
     for (int64_t l = cfg_.n_layer - 1; l >= 0; --l) {
         layer_acts& a = acts_[size_t(l)];
         // x3 = x2 + (silu(xn2 Wg^T) * xn2 Wu^T) Wd^T
         zero(dh_);
-        matmul_backward(pool, dh_.data(), gp(blk(l, "ffn_down.weight")), nullptr, dres_.data(), a.h.data(),
-                        p(blk(l, "ffn_down.weight")), n, ff, e);
+        linear_backward(pool, lin(l, 6), dh_.data(), dres_.data(), a.h.data(), n, ff, e);
         zero(dg_);
         zero(du_);
         swiglu_backward(pool, dg_.data(), du_.data(), dh_.data(), a.g.data(), a.u.data(), n * ff);
         zero(dxn_);
-        matmul_backward(pool, dxn_.data(), gp(blk(l, "ffn_gate.weight")), nullptr, dg_.data(), a.xn2.data(),
-                        p(blk(l, "ffn_gate.weight")), n, e, ff);
-        matmul_backward(pool, dxn_.data(), gp(blk(l, "ffn_up.weight")), nullptr, du_.data(), a.xn2.data(),
-                        p(blk(l, "ffn_up.weight")), n, e, ff);
-        rmsnorm_backward(pool, dres_.data(), gp(blk(l, "ffn_norm.weight")), dxn_.data(), a.x2.data(),
-                         p(blk(l, "ffn_norm.weight")), a.rstd2.data(), n, e);
+        linear_backward(pool, lin(l, 4), dxn_.data(), dg_.data(), a.xn2.data(), n, e, ff);
+        linear_backward(pool, lin(l, 5), dxn_.data(), du_.data(), a.xn2.data(), n, e, ff);
+        rmsnorm_backward(pool, dres_.data(), norm_grad(blk(l, "ffn_norm.weight")), dxn_.data(), a.x2.data(),
+                         norm_weight(blk(l, "ffn_norm.weight")), a.rstd2.data(), n, e);
         // x2 = x + attention(rope(xn1 Wq^T), rope(xn1 Wk^T), xn1 Wv^T) Wo^T
         zero(datt_);
-        matmul_backward(pool, datt_.data(), gp(blk(l, "attn_output.weight")), nullptr, dres_.data(), a.att.data(),
-                        p(blk(l, "attn_output.weight")), n, q, e);
+        linear_backward(pool, lin(l, 3), datt_.data(), dres_.data(), a.att.data(), n, q, e);
         zero(dq_);
         zero(dk_);
         zero(dv_);
@@ -292,16 +495,13 @@ void train_model::backward(thread_pool& pool, float loss_scale) {
         rope_backward(pool, dq_.data(), pos_.data(), inv_freq_.data(), n, cfg_.n_head, hd, hd);
         rope_backward(pool, dk_.data(), pos_.data(), inv_freq_.data(), n, cfg_.n_head_kv, hd, hd);
         zero(dxn_);
-        matmul_backward(pool, dxn_.data(), gp(blk(l, "attn_q.weight")), nullptr, dq_.data(), a.xn1.data(),
-                        p(blk(l, "attn_q.weight")), n, e, q);
-        matmul_backward(pool, dxn_.data(), gp(blk(l, "attn_k.weight")), nullptr, dk_.data(), a.xn1.data(),
-                        p(blk(l, "attn_k.weight")), n, e, kv);
-        matmul_backward(pool, dxn_.data(), gp(blk(l, "attn_v.weight")), nullptr, dv_.data(), a.xn1.data(),
-                        p(blk(l, "attn_v.weight")), n, e, kv);
-        rmsnorm_backward(pool, dres_.data(), gp(blk(l, "attn_norm.weight")), dxn_.data(), a.x.data(),
-                         p(blk(l, "attn_norm.weight")), a.rstd1.data(), n, e);
+        linear_backward(pool, lin(l, 0), dxn_.data(), dq_.data(), a.xn1.data(), n, e, q);
+        linear_backward(pool, lin(l, 1), dxn_.data(), dk_.data(), a.xn1.data(), n, e, kv);
+        linear_backward(pool, lin(l, 2), dxn_.data(), dv_.data(), a.xn1.data(), n, e, kv);
+        rmsnorm_backward(pool, dres_.data(), norm_grad(blk(l, "attn_norm.weight")), dxn_.data(), a.x.data(),
+                         norm_weight(blk(l, "attn_norm.weight")), a.rstd1.data(), n, e);
     }
-    embedding_backward(pool, gp("token_embd.weight"), dres_.data(), tokens_.data(), n, e);
+    if (!lora_) embedding_backward(pool, grads.data() + find("token_embd.weight")->offset, dres_.data(), tokens_.data(), n, e);
     b_ = 0;  // the logits were overwritten: a second backward needs a new forward
 }
 
@@ -309,6 +509,23 @@ io::model_file train_model::to_model_file(const io::model_file* tokenizer, const
     io::model_file m;
     m.path = name;
     auto u32 = [](int64_t v) { return io::meta_value::u32(uint32_t(v)); };
+    if (lora_) {
+        m.set("general.architecture", io::meta_value::str("llama"));
+        m.set("general.type", io::meta_value::str("adapter"));
+        m.set("general.name", io::meta_value::str(name));
+        m.set("adapter.type", io::meta_value::str("lora"));
+        m.set("adapter.lora.alpha", io::meta_value::f32(lcfg_.alpha));
+        for (const param_tensor& t : tensors_) {
+            io::tensor_entry te;
+            te.name = t.name;
+            te.type = dtype::DTYPE_F32;
+            te.ne = t.ne;
+            te.data = params.data() + t.offset;
+            te.nbytes = uint64_t(t.size) * sizeof(float);
+            m.add_tensor(std::move(te));
+        }
+        return m;
+    }
     m.set("general.architecture", io::meta_value::str("llama"));
     m.set("general.name", io::meta_value::str(name));
     m.set("general.file_type", u32(0));

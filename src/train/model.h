@@ -3,7 +3,9 @@
 // GGUF model files that `fathom run` loads.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/thread-pool.h"
@@ -29,6 +31,17 @@ struct train_config {
     void validate() const;
 };
 
+// LoRA adapters on a frozen base (`train_model::for_lora`): for each targeted weight W (n_out x n_in) two trainable
+// matrices A (rank x n_in) and B (n_out x rank); the layer computes x W^T + (alpha / rank) (x A^T) B^T. B starts at
+// zero, so a fresh adapter leaves the base unchanged.
+struct lora_config {
+    int64_t rank = 8;
+    float alpha = 16.0f;
+    std::vector<std::string> targets = {"q", "k", "v", "o", "gate", "up", "down"};  // any of these seven
+    // Throws ERRC_INVALID_ARGUMENT naming the bad field or target.
+    void validate() const;
+};
+
 // One parameter tensor inside the flat buffers.
 struct param_tensor {
     std::string name;          // GGUF name, e.g. "blk.0.attn_q.weight"
@@ -45,6 +58,13 @@ public:
     // Reads a Llama GGUF (or any model_file of arch "llama" with one RoPE pairing, no biases, no RoPE scaling) into
     // F32 parameters; quantised and F16/BF16 tensors are dequantised. Errors name the file and the tensor or key.
     static train_model from_model_file(const io::model_file& f);
+    // Adapter training: the base model (same restrictions; any weight type, F32 / F16 / BF16 or quantised, kept as
+    // it is and run through the inference kernels) is frozen, and params / grads hold only the adapters, named as
+    // llama.cpp's LoRA GGUF files name them ("blk.0.attn_q.weight.lora_a" {n_in, rank}, ".lora_b" {rank, n_out}).
+    // A starts normal(0, 1 / sqrt(n_in)) from `seed`, B at zero.
+    static train_model for_lora(io::model_file base, const lora_config& lc, uint64_t seed);
+    bool is_lora() const { return lora_; }
+    const lora_config& lora() const { return lcfg_; }
 
     const train_config& config() const { return cfg_; }
     const std::vector<param_tensor>& tensors() const { return tensors_; }
@@ -65,20 +85,45 @@ public:
     const float* logits() const { return logits_.data(); }
 
     // A model_file (arch "llama", llama.cpp keys) whose F32 tensors point into params; metadata tokenizer.* keys
-    // are copied from `tokenizer` when given. Write it with io::write_gguf while this model is alive.
+    // are copied from `tokenizer` when given. Write it with io::write_gguf while this model is alive. For an adapter
+    // model: a LoRA adapter file (general.type "adapter", adapter.type "lora", adapter.lora.alpha) as llama.cpp
+    // writes them.
     io::model_file to_model_file(const io::model_file* tokenizer, const std::string& name) const;
 
     std::vector<float> params;
     std::vector<float> grads;
 
+    // The seven linear weights of a layer, in this order; short names as lora_config::targets uses them.
+    static constexpr int k_linears = 7;
+    static const char* linear_name(int i);   // "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", ...
+    static const char* linear_target(int i); // "q", "k", "v", "o", "gate", "up", "down"
+
 private:
     struct layer_acts {
         std::vector<float> x, xn1, rstd1, q, k, v, att, lse, x2, xn2, rstd2, g, u, h;
+        std::vector<float> xa[k_linears];  // LoRA: x A^T of each adapted linear
     };
+    struct linear;
+    linear lin(int64_t layer, int which);
+    linear head();
+    void linear_forward(thread_pool& pool, const linear& L, float* out, const float* x, int64_t n, int64_t in,
+                        int64_t oc);
+    void linear_backward(thread_pool& pool, const linear& L, float* dx, const float* dout, const float* x, int64_t n,
+                         int64_t in, int64_t oc);
+    const float* norm_weight(const std::string& name);
+    float* norm_grad(const std::string& name);
     void reserve(int64_t b, int64_t t);
     float* p(const std::string& name);
+    struct no_params {};
+    train_model(const train_config& cfg, no_params);  // layout only, buffers empty (for_lora)
 
     train_config cfg_;
+    bool lora_ = false;
+    lora_config lcfg_;
+    std::shared_ptr<io::model_file> base_;     // LoRA: the frozen base (tensors bound, matmul weights prepared)
+    std::vector<float> base_norms_;            // LoRA: the base's norm weights in F32
+    std::vector<std::pair<std::string, int64_t>> base_norm_index_;
+    std::vector<float> norm_dw_scratch_;       // LoRA: where frozen norms' weight gradients go (discarded)
     std::vector<param_tensor> tensors_;
     std::vector<float> inv_freq_;
     // last forward

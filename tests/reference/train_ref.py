@@ -6,7 +6,10 @@
 SPEC.json: {"config": {n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, norm_eps, rope_theta, tie_embeddings},
             "tensors": [{"name", "ne", "offset", "size"}, ...], "params": "params.bin" (flat float32),
             "tokens": "tokens.bin", "targets": "targets.bin" (int32, b*t each; target -1 = not scored), "b", "t",
-            "adamw": optional {"steps", "lr", "beta1", "beta2", "eps", "weight_decay"}}
+            "adamw": optional {"steps", "lr", "beta1", "beta2", "eps", "weight_decay"},
+            "lora": optional {"rank", "alpha", "base_tensors": [...], "base_params": "base.bin"}}
+With "lora", "tensors"/"params" are the adapters ("<weight>.lora_a" (rank x n_in), "<weight>.lora_b"
+(n_out x rank)) and the base weights are frozen: each adapted linear computes x W^T + alpha/rank (x A^T) B^T.
 OUT.bin: float64 little-endian: the mean loss, then the gradient of every parameter in the flat layout; with
 "adamw", then the flat parameters after that many torch.optim.AdamW steps on the same batch (weight decay only on
 2-D tensors, as Fathom applies it).
@@ -51,7 +54,14 @@ def rope(x, pos, theta):
     return out
 
 
-def forward(cfg, P, tokens, targets, b, t):
+def linear(P, name, x, lora):
+    y = x @ P[name].T
+    if lora is not None and (name + ".lora_a") in P:
+        y = y + (lora["alpha"] / lora["rank"]) * ((x @ P[name + ".lora_a"].T) @ P[name + ".lora_b"].T)
+    return y
+
+
+def forward(cfg, P, tokens, targets, b, t, lora=None):
     e, nh, nkv = cfg["n_embd"], cfg["n_head"], cfg["n_head_kv"]
     hd = e // nh
     eps, theta = cfg["norm_eps"], cfg["rope_theta"]
@@ -62,10 +72,11 @@ def forward(cfg, P, tokens, targets, b, t):
     mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
     for l in range(cfg["n_layer"]):
         w = lambda n: P["blk.%d.%s" % (l, n)]
+        lin = lambda n, inp: linear(P, "blk.%d.%s" % (l, n), inp, lora)
         xn = rms_norm(x, w("attn_norm.weight"), eps)
-        q = (xn @ w("attn_q.weight").T).reshape(b, t, nh, hd)
-        k = (xn @ w("attn_k.weight").T).reshape(b, t, nkv, hd)
-        v = (xn @ w("attn_v.weight").T).reshape(b, t, nkv, hd)
+        q = lin("attn_q.weight", xn).reshape(b, t, nh, hd)
+        k = lin("attn_k.weight", xn).reshape(b, t, nkv, hd)
+        v = lin("attn_v.weight", xn).reshape(b, t, nkv, hd)
         q, k = rope(q, pos, theta), rope(k, pos, theta)
         rep = nh // nkv
         k = k.repeat_interleave(rep, dim=2)
@@ -73,11 +84,11 @@ def forward(cfg, P, tokens, targets, b, t):
         s = torch.einsum("bihd,bjhd->bhij", q, k) / np.sqrt(hd)
         s = s.masked_fill(mask, float("-inf"))
         a = torch.einsum("bhij,bjhd->bihd", torch.softmax(s, dim=-1), v).reshape(b, t, nh * hd)
-        x = x + a @ w("attn_output.weight").T
+        x = x + lin("attn_output.weight", a)
         xn = rms_norm(x, w("ffn_norm.weight"), eps)
-        g = xn @ w("ffn_gate.weight").T
-        u = xn @ w("ffn_up.weight").T
-        x = x + (torch.nn.functional.silu(g) * u) @ w("ffn_down.weight").T
+        g = lin("ffn_gate.weight", xn)
+        u = lin("ffn_up.weight", xn)
+        x = x + lin("ffn_down.weight", torch.nn.functional.silu(g) * u)
     xn = rms_norm(x, P["output_norm.weight"], eps)
     head = P["token_embd.weight"] if cfg["tie_embeddings"] else P["output.weight"]
     logits = (xn @ head.T).reshape(b * t, -1)
@@ -106,7 +117,13 @@ def main():
     spec, flat, tokens, targets = load(args.spec)
     cfg, b, t = spec["config"], spec["b"], spec["t"]
     P = tensors_of(spec, flat)
-    loss = forward(cfg, P, tokens, targets, b, t)
+    lora = spec.get("lora")
+    if lora is not None:
+        base = np.fromfile(os.path.join(os.path.dirname(os.path.abspath(args.spec)), lora["base_params"]),
+                           dtype="<f4").astype(np.float64)
+        for name, tensor in tensors_of({"tensors": lora["base_tensors"]}, base).items():
+            P[name] = tensor.detach()
+    loss = forward(cfg, P, tokens, targets, b, t, lora)
     loss.backward()
     out = [np.array([loss.item()], dtype=np.float64)]
     grads = np.zeros_like(flat)
@@ -118,6 +135,10 @@ def main():
     if "adamw" in spec:
         o = spec["adamw"]
         P2 = tensors_of(spec, flat)
+        if lora is not None:
+            for name, tensor in P.items():
+                if name not in P2:
+                    P2[name] = tensor
         mats = [P2[ti["name"]] for ti in spec["tensors"] if len(ti["ne"]) == 2]
         rest = [P2[ti["name"]] for ti in spec["tensors"] if len(ti["ne"]) != 2]
         opt = torch.optim.AdamW([{"params": mats, "weight_decay": o["weight_decay"]},
@@ -125,7 +146,7 @@ def main():
                                 lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
         for _ in range(o["steps"]):
             opt.zero_grad()
-            forward(cfg, P2, tokens, targets, b, t).backward()
+            forward(cfg, P2, tokens, targets, b, t, lora).backward()
             opt.step()
         after = np.zeros_like(flat)
         for ti in spec["tensors"]:
