@@ -1,7 +1,7 @@
 // AVX-512 (F/BW/VL/DQ) R16 kernels: the activation panel quantiser (bit-exact with the scalar one) and the 16-row
-// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K matmuls. One ZMM holds 4 code bytes of each of a group's 16 rows, so
-// lane r of every int32 / F32 vector is row r; dot products by maddubs + madd against 4 broadcast activation bytes,
-// each unpacked weight vector reused for all tokens of a panel.
+// interleaved Q4_0 / Q4_1 / Q8_0 / IQ4_NL / Q4_K / IQ4_XS / Q6_K matmuls. One ZMM holds 4 code bytes of each of a
+// group's 16 rows, so lane r of every int32 / F32 vector is row r; dot products by maddubs + madd against 4 broadcast
+// activation bytes, each unpacked weight vector reused for all tokens of a panel.
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() and then trip -Wuninitialized (GCC PR105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -301,13 +301,180 @@ void panel_tile_q4_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y
     for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
 }
 
+// ---- IQ4_XS: 2208-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_iq4xs_block = 2208;
+
+// One group times T tokens of a panel, all nsb super-blocks. Per 32-element sub-block j the IQ4_NL tile's work: the
+// signed level w as |w| times x negated where w < 0 (a pair is at most 2 * 127 * 127, so each maddubs goes through
+// madd to int32 at once; the panel's sum word is not needed), scaled by d * (ls_j - 32) * d_x.
+template <int T>
+void panel_tile_iq4_xs(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 rows,
+                       const uint8_t* pf) {
+    const __m512i ones = _mm512_set1_epi16(1);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i levels = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::k_iq4nl)));
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_iq4xs_block;
+        if (pf) {
+            for (size_t o = 0; o < k_iq4xs_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_iq4xs_block + o), _MM_HINT_T1);
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        for (int j = 0; j < 8; ++j) {
+            const uint8_t* codes = blk + 160 + 256 * j;
+            const uint8_t* xj = xp + size_t(sb * 8 + j) * k_pb;
+            __m512i isum[T];
+            for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+            for (int w = 0; w < 4; ++w) {
+                const __m512i v = load512(codes + 64 * w);
+                const __m512i wl = _mm512_shuffle_epi8(levels, _mm512_and_si512(v, m4));
+                const __m512i wh = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+                const __m512i al = _mm512_abs_epi8(wl), ah = _mm512_abs_epi8(wh);
+                const __mmask64 nl = _mm512_movepi8_mask(wl), nh = _mm512_movepi8_mask(wh);
+                for (int t = 0; t < T; ++t) {
+                    const __m512i xl = bcast32(xj + 32 * t + 4 * w);
+                    const __m512i xh = bcast32(xj + 32 * t + 16 + 4 * w);
+                    const __m512i sl = _mm512_mask_sub_epi8(xl, nl, _mm512_setzero_si512(), xl);
+                    const __m512i sh = _mm512_mask_sub_epi8(xh, nh, _mm512_setzero_si512(), xh);
+                    const __m512i pl = _mm512_madd_epi16(_mm512_maddubs_epi16(al, sl), ones);
+                    const __m512i ph = _mm512_madd_epi16(_mm512_maddubs_epi16(ah, sh), ones);
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(pl, ph));
+                    chain(isum[t]);
+                }
+            }
+            const __m128i ls = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j));
+            const __m512 sc =
+                _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(ls), _mm512_set1_epi32(32))));
+            for (int t = 0; t < T; ++t) {
+                const __m512 f = _mm512_mul_ps(sc, _mm512_set1_ps(load_f32(xj + 256 + 4 * t)));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), f, acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
+}
+
+// ---- Q6_K: 3360-byte super-blocks of 256 elements per group (layout in kernels.h)
+
+constexpr size_t k_q6k_block = 3360;
+
+// 16 int8 values (one byte per row) a and b as int16 pairs per int32 lane: (a_r, b_r) for row r.
+inline __m512i i8_pairs(__m128i a, __m128i b) {
+    const __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)),
+                                               _mm_unpackhi_epi8(a, b), 1);
+    return _mm512_cvtepi8_epi16(ab);
+}
+
+// Panel block pbk (0..7) of super-block blk: the low (HI false) or high nibbles of chunk pbk / 2, i.e. 16-element
+// sub-blocks j0 = 2 * pbk (code words 0-3) and j0 + 1 (words 4-7), times T tokens of the activation block xj, added
+// into acc. Codes 0..63 (the nibble, with the word's two high bits moved to bits 4-5) times activation codes
+// (|q| <= 128): a maddubs pair is at most 2 * 63 * 128 = 16128, so two words add up in int16 (at most 32256); madd
+// then multiplies that by the row's int16 sub-block scale instead of ones, so the block's integer sum is
+// sum_j scale_j * sum(code * x), at most 32 * 63 * 128 * 128 in size. It starts from
+// -32 * (scale_j0 * sum(x[0..16)) + scale_j0+1 * sum(x[16..32))): one madd of the row's two scales times -32 against
+// the panel's two int16 half sums. One F32 multiply by d * d_x per block.
+template <int T, bool HI>
+inline void q6k_block(const uint8_t* blk, int pbk, const uint8_t* xj, __m512 d, __m512 (&acc)[T]) {
+    constexpr int k_or_and = 0xEC;  // vpternlog: (A & C) | B
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    const uint8_t* chunk = blk + 288 + 768 * (pbk / 2);
+    const int j0 = 2 * pbk;
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j0));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 48 + 16 * j0));
+    const __m512i sc0 = i8_pairs(a, a), sc1 = i8_pairs(b, b);
+    const __m512i bias = _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16(i8_pairs(a, b), 5));
+    __m512i s[T];
+    for (int t = 0; t < T; ++t) s[t] = _mm512_madd_epi16(bias, bcast32(xj + 288 + 4 * t));
+    for (int p = 0; p < 4; ++p) {  // code words 2p and 2p + 1; their high bits share one 64-byte row of bytes
+        const __m512i v0 = load512(chunk + 128 * p), v1 = load512(chunk + 128 * p + 64);
+        const __m512i hq = load512(chunk + 512 + 64 * p);
+        __m512i c0, c1;
+        if constexpr (HI) {
+            c0 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v0, 4), _mm512_and_si512(_mm512_slli_epi16(hq, 2), m30),
+                                           m4, k_or_and);  // high bits 2-3
+            c1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v1, 4), _mm512_and_si512(_mm512_srli_epi16(hq, 2), m30),
+                                           m4, k_or_and);  // high bits 6-7
+        } else {
+            c0 = _mm512_ternarylogic_epi32(v0, _mm512_and_si512(_mm512_slli_epi16(hq, 4), m30), m4, k_or_and);
+            c1 = _mm512_ternarylogic_epi32(v1, _mm512_and_si512(hq, m30), m4, k_or_and);  // bits 0-1, 4-5
+        }
+        const __m512i sc = p < 2 ? sc0 : sc1;
+        for (int t = 0; t < T; ++t) {
+            const __m512i m = _mm512_add_epi16(_mm512_maddubs_epi16(c0, bcast32(xj + 32 * t + 8 * p)),
+                                               _mm512_maddubs_epi16(c1, bcast32(xj + 32 * t + 8 * p + 4)));
+            s[t] = _mm512_add_epi32(s[t], _mm512_madd_epi16(m, sc));
+            chain(s[t]);
+        }
+    }
+    for (int t = 0; t < T; ++t) {
+        const __m512 f = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xj + 256 + 4 * t)));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), f, acc[t]);
+    }
+}
+
+// One group times T tokens of a panel, all nsb super-blocks; each chunk's codes are unpacked twice (low nibbles,
+// then high nibbles), each time once for the T tokens.
+template <int T>
+void panel_tile_q6_k(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 rows,
+                     const uint8_t* pf) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* blk = wg + size_t(sb) * k_q6k_block;
+        if (pf) {
+            for (size_t o = 0; o < k_q6k_block; o += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + size_t(sb) * k_q6k_block + o), _MM_HINT_T1);
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+        const uint8_t* xs = xp + size_t(sb) * 8 * k_pb;
+        for (int c = 0; c < 4; ++c) {
+            q6k_block<T, false>(blk, 2 * c, xs + size_t(2 * c) * k_pb, d, acc);
+            q6k_block<T, true>(blk, 2 * c + 1, xs + size_t(2 * c + 1) * k_pb, d, acc);
+        }
+    }
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
+}
+
+// ---- the super-block driver (Q4_K, IQ4_XS, Q6_K)
+
+// The tiles of one super-block type: its bytes per 256-element super-block and run<T> = its panel tile.
+struct q4_k_tiles {
+    static constexpr size_t bytes = k_q4k_block;
+    template <int T>
+    static void run(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 rows,
+                    const uint8_t* pf) {
+        panel_tile_q4_k<T>(wg, xp, nsb, y, ldy, rows, pf);
+    }
+};
+struct iq4_xs_tiles {
+    static constexpr size_t bytes = k_iq4xs_block;
+    template <int T>
+    static void run(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 rows,
+                    const uint8_t* pf) {
+        panel_tile_iq4_xs<T>(wg, xp, nsb, y, ldy, rows, pf);
+    }
+};
+struct q6_k_tiles {
+    static constexpr size_t bytes = k_q6k_block;
+    template <int T>
+    static void run(const uint8_t* wg, const uint8_t* xp, int64_t nsb, float* y, int64_t ldy, __mmask16 rows,
+                    const uint8_t* pf) {
+        panel_tile_q6_k<T>(wg, xp, nsb, y, ldy, rows, pf);
+    }
+};
+
 // As matmul_r16 above, per 256-element super-block.
-void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
-                     int64_t n) {
+template <class K>
+void matmul_r16_super(const void* w, int64_t n_rows, const void* xp, int64_t n_tok, float* y, int64_t ldy,
+                      int64_t n) {
     if (n_rows <= 0 || n_tok <= 0) return;
     const int64_t nsb = n / quant::QK_K;
     const int64_t groups = (n_rows + k_r16_rows - 1) / k_r16_rows;
-    const size_t group_bytes = size_t(nsb) * k_q4k_block, panel_bytes = size_t(n / QK) * k_pb;
+    const size_t group_bytes = size_t(nsb) * K::bytes, panel_bytes = size_t(n / QK) * k_pb;
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xp);
     for (int64_t g = 0; g < groups; ++g) {
@@ -320,14 +487,14 @@ void matmul_r16_q4_k(const void* w, int64_t n_rows, const void* xp, int64_t n_to
             float* yp = y + t0 * ldy + g * k_r16_rows;
             const uint8_t* pf = t0 == 0 ? next : nullptr;
             switch (std::min<int64_t>(k_r16_panel, n_tok - t0)) {
-                case 1: panel_tile_q4_k<1>(wg, xpan, nsb, yp, ldy, rows, pf); break;
-                case 2: panel_tile_q4_k<2>(wg, xpan, nsb, yp, ldy, rows, pf); break;
-                case 3: panel_tile_q4_k<3>(wg, xpan, nsb, yp, ldy, rows, pf); break;
-                case 4: panel_tile_q4_k<4>(wg, xpan, nsb, yp, ldy, rows, pf); break;
-                case 5: panel_tile_q4_k<5>(wg, xpan, nsb, yp, ldy, rows, pf); break;
-                case 6: panel_tile_q4_k<6>(wg, xpan, nsb, yp, ldy, rows, pf); break;
-                case 7: panel_tile_q4_k<7>(wg, xpan, nsb, yp, ldy, rows, pf); break;
-                default: panel_tile_q4_k<8>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 1: K::template run<1>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 2: K::template run<2>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 3: K::template run<3>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 4: K::template run<4>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 5: K::template run<5>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 6: K::template run<6>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                case 7: K::template run<7>(wg, xpan, nsb, yp, ldy, rows, pf); break;
+                default: K::template run<8>(wg, xpan, nsb, yp, ldy, rows, pf); break;
             }
         }
     }
@@ -341,7 +508,9 @@ void fill_quant_r16(table& t) {
     t.matmul_r16_q4_1 = matmul_r16<r16::Q4_1>;
     t.matmul_r16_q8_0 = matmul_r16<r16::Q8_0>;
     t.matmul_r16_iq4_nl = matmul_r16<r16::IQ4_NL>;
-    t.matmul_r16_q4_k = matmul_r16_q4_k;
+    t.matmul_r16_q4_k = matmul_r16_super<q4_k_tiles>;
+    t.matmul_r16_iq4_xs = matmul_r16_super<iq4_xs_tiles>;
+    t.matmul_r16_q6_k = matmul_r16_super<q6_k_tiles>;
 }
 
 }  // namespace fathom::kernels::avx512

@@ -157,11 +157,15 @@ TEST(quant_r16_iq4_xs, scalar_matches_dequantised_product_and_simd_matches_scala
     if (const kernels::table* vnni = kernels::for_isa(kernels::isa::ISA_AVX512_VNNI)) {
         EXPECT_NE(kernels::matmul_r16_for(*vnni, k_t), kernels::matmul_r16_for(sc, k_t));
     }
-    // So do the AVX2 level (maddubs + madd) and the AVX2 VNNI level on top of it (256-bit vpdpbusd).
+    // So do the AVX2 level (maddubs + madd) and, on top of it, the AVX2 VNNI (256-bit vpdpbusd) and AVX-512 BW
+    // (maddubs + madd on ZMM) levels.
     if (const kernels::table* avx2 = kernels::for_isa(kernels::isa::ISA_AVX2)) {
         EXPECT_NE(kernels::matmul_r16_for(*avx2, k_t), kernels::matmul_r16_for(sc, k_t));
         if (const kernels::table* avx2_vnni = kernels::for_isa(kernels::isa::ISA_AVX2_VNNI)) {
             EXPECT_NE(kernels::matmul_r16_for(*avx2_vnni, k_t), kernels::matmul_r16_for(*avx2, k_t));
+        }
+        if (const kernels::table* avx512 = kernels::for_isa(kernels::isa::ISA_AVX512)) {
+            EXPECT_NE(kernels::matmul_r16_for(*avx512, k_t), kernels::matmul_r16_for(*avx2, k_t));
         }
     }
 }
