@@ -3,7 +3,7 @@
 
 Usage:
   extract_text.py fortune OUT_TXT FILE...        strfile text files ("%" lines separate entries)
-  extract_text.py dictd OUT_TXT INDEX DICT_DZ PROSE_INDENT
+  extract_text.py dictd OUT_TXT INDEX DICT_DZ PROSE_INDENT [--underscore-italics]
   extract_text.py wordnet OUT_TXT WORDNET_DIR
   extract_text.py stats TXT                       prints "documents characters bytes"
 
@@ -17,7 +17,10 @@ import re
 import sys
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\ufeff]")
+# A UTF-8 lead byte followed by a continuation byte, both read as Latin-1 characters.
+MOJIBAKE_RE = re.compile(r"[\xc2-\xf4][\x80-\xbf]")
+BOX_RE = re.compile(r"[\u2500-\u257f]")
 
 
 def fail(msg):
@@ -25,8 +28,26 @@ def fail(msg):
     sys.exit(1)
 
 
+def fix_mojibake(text):
+    """Undoes UTF-8 that was decoded as Latin-1 and encoded again (once or more).
+
+    Only text holding a Latin-1 reading of a UTF-8 byte pair ("Ã©", "Â£") is touched,
+    and only when all of it decodes that way.
+    """
+    for _ in range(3):
+        if not MOJIBAKE_RE.search(text):
+            break
+        try:
+            text = text.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            break
+    return text
+
+
 def clean_lines(text):
-    """Removes terminal escapes and control characters; strips each line; drops empty lines."""
+    """Removes terminal escapes, control characters and soft hyphens; strips each line;
+    drops empty lines."""
+    text = fix_mojibake(text)
     text = ANSI_RE.sub("", text.replace("\r\n", "\n").replace("\t", " "))
     text = CONTROL_RE.sub("", text)
     return [line.strip() for line in text.split("\n") if line.strip()]
@@ -51,10 +72,10 @@ def read_utf8(path):
         return data.decode("latin-1")
 
 
-def mostly_letters(doc):
-    """False for ASCII art and other entries that are more symbols than words."""
+def mostly_letters(doc, share=0.6):
+    """False for ASCII art and other text that is more symbols than words."""
     chars = [c for c in doc if not c.isspace()]
-    return bool(chars) and sum(c.isalpha() for c in chars) >= 0.6 * len(chars)
+    return bool(chars) and sum(c.isalpha() for c in chars) >= share * len(chars)
 
 
 def cmd_fortune(out, files):
@@ -94,15 +115,19 @@ def b64_number(s, where):
 
 PRON_RE = re.compile(r"/[^/\s]*/,?\s*")
 XREF_RE = re.compile(r"\{([^{}]*)\}")
-UNDERLINE_RE = re.compile(r"(?<![A-Za-z0-9])_([^_\n]+)_(?![A-Za-z0-9])")
+UNDERLINE_RE = re.compile(r"(?<![A-Za-z0-9])_([^_]{1,300}?)_(?![A-Za-z0-9])")
 
 
-def dictd_entry(headword, body, prose_indent):
+def dictd_entry(headword, body, prose_indent, underscore_italics):
     """One dictd entry as a document: a headword line, then one line per prose paragraph.
 
     Paragraphs whose lines all sit at PROSE_INDENT (the first line may differ) are
-    reflowed onto one line; others (verse, tables, examples) keep their lines.
+    reflowed onto one line; others (verse, examples) keep their lines, except box-drawn
+    tables and ASCII art (under 35 % letters), which are dropped.
     """
+    body = XREF_RE.sub(r"\1", body)
+    if underscore_italics:
+        body = UNDERLINE_RE.sub(r"\1", body)
     lines = body.replace("\t", "        ").split("\n")
     # dictfmt repeats the headword as the entry's first line, and the Jargon File puts
     # pronunciation and part of speech on the second: "hacker" / " n.".
@@ -123,10 +148,14 @@ def dictd_entry(headword, body, prose_indent):
     def flush():
         if not para:
             return
+        if any(BOX_RE.search(l) for l in para):
+            # A box-drawn table: no use as running text.
+            para.clear()
+            return
         indents = [len(l) - len(l.lstrip(" ")) for l in para]
         if all(i == prose_indent for i in indents[1:]) and indents[0] >= prose_indent:
             out.append(" ".join(" ".join(l.split()) for l in para))
-        else:
+        elif mostly_letters("".join(para), 0.35):
             out.extend(" ".join(l.split()) for l in para)
         para.clear()
 
@@ -135,13 +164,10 @@ def dictd_entry(headword, body, prose_indent):
             para.append(line.rstrip())
         else:
             flush()
-    doc = "\n".join(out)
-    doc = XREF_RE.sub(r"\1", doc)
-    doc = UNDERLINE_RE.sub(r"\1", doc)
-    return "\n".join(clean_lines(doc))
+    return "\n".join(clean_lines("\n".join(out)))
 
 
-def cmd_dictd(out, index, dz, prose_indent):
+def cmd_dictd(out, index, dz, prose_indent, underscore_italics):
     data = gzip.open(dz).read()
     entries = {}
     with open(index, encoding="utf-8") as f:
@@ -161,7 +187,7 @@ def cmd_dictd(out, index, dz, prose_indent):
         if head.startswith("00-database") or head.startswith("00database"):
             continue
         body = data[off:off + size].decode("utf-8")
-        docs.append(dictd_entry(head, body, prose_indent))
+        docs.append(dictd_entry(head, body, prose_indent, underscore_italics))
     n = write_docs(out, docs)
     print("%s: %d entries" % (os.path.basename(out), n))
 
@@ -210,8 +236,8 @@ def main(argv):
     cmd = argv[1]
     if cmd == "fortune" and len(argv) >= 4:
         cmd_fortune(argv[2], argv[3:])
-    elif cmd == "dictd" and len(argv) == 6:
-        cmd_dictd(argv[2], argv[3], argv[4], int(argv[5]))
+    elif cmd == "dictd" and len(argv) in (6, 7) and argv[6:] in ([], ["--underscore-italics"]):
+        cmd_dictd(argv[2], argv[3], argv[4], int(argv[5]), len(argv) == 7)
     elif cmd == "wordnet" and len(argv) == 4:
         cmd_wordnet(argv[2], argv[3])
     elif cmd == "stats" and len(argv) == 3:

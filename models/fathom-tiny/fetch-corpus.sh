@@ -127,7 +127,7 @@ fi
 if have dict-devil; then
     $py "$here/extract_text.py" dictd "$text/devil.txt" \
         "$out/root/dict-devil/usr/share/dictd/devil.index" \
-        "$out/root/dict-devil/usr/share/dictd/devil.dict.dz" 0
+        "$out/root/dict-devil/usr/share/dictd/devil.dict.dz" 0 --underscore-italics
     add devil dict-devil
 fi
 
