@@ -228,6 +228,70 @@ FATHOM_API void fathom_tokenizer_train_options_init(fathom_tokenizer_train_optio
 FATHOM_API fathom_status fathom_tokenizer_train(const char* const* files, int64_t n_files,
                                                 const fathom_tokenizer_train_options* opts, const char* out_path);
 
+/* ------------------------------------------------------------------ data preparation */
+
+/* Counts of a fathom_data_prepare run (also passed to the progress callback while it runs). */
+typedef struct fathom_data_prepare_stats {
+    size_t struct_size;          /* set by the caller to sizeof(fathom_data_prepare_stats) */
+    int64_t n_docs_read;         /* documents found (= kept + removed; bad JSONL lines are not documents) */
+    int64_t n_kept_train;
+    int64_t n_kept_val;
+    int64_t n_empty;             /* removed: empty after normalising */
+    int64_t n_too_short;         /* removed: fewer than min_chars characters */
+    int64_t n_too_long;          /* removed: more than max_chars characters */
+    int64_t n_low_alnum;         /* removed: letter + digit fraction below min_alnum */
+    int64_t n_exact_duplicate;   /* removed: same lower-cased, white-space-collapsed text as an earlier document */
+    int64_t n_near_duplicate;    /* removed: MinHash Jaccard estimate >= near_dup to an earlier kept document */
+    int64_t n_bad_json_line;     /* JSONL lines skipped (not JSON, not an object, no text field) */
+    int64_t n_invalid_utf8;      /* invalid UTF-8 sequences replaced by U+FFFD */
+    uint64_t bytes_total;        /* size of all inputs */
+    uint64_t bytes_in;           /* input bytes read (so far) */
+    int64_t chars_in;            /* characters (code points) of the documents read */
+    int64_t chars_out;           /* characters of the kept documents */
+    int64_t n_tokens_train;      /* tokens written to train shards (0 without a tokenizer) */
+    int64_t n_tokens_val;
+    int64_t n_shards_train;      /* shard files written (0 without a tokenizer) */
+    int64_t n_shards_val;
+    double seconds;              /* wall time (so far) */
+} fathom_data_prepare_stats;
+
+/* Called after each batch of documents with the counts so far (from the calling thread). */
+typedef void (*fathom_data_progress_fn)(const fathom_data_prepare_stats* stats, void* user_data);
+
+typedef struct fathom_data_prepare_options {
+    size_t struct_size;
+    const char* split;        /* how plain-text files divide into documents: "paragraph" (default: blank lines
+                                 separate documents), "line" or "file"; .jsonl / .ndjson files hold one per line */
+    const char* text_field;   /* JSONL field with the document text; default "text" */
+    int64_t min_chars;        /* default 20 */
+    int64_t max_chars;        /* default 1000000 */
+    double min_alnum;         /* default 0.5 */
+    double near_dup;          /* default 0.8; 0 turns near-duplicate removal off */
+    double val_fraction;      /* default 0.05 */
+    uint64_t seed;            /* seeds the split and MinHash hashes; default 0 */
+    const char* tokenizer;    /* GGUF with tokenizer metadata, vocabulary-only GGUF or tokenizer.json; NULL (default)
+                                 = write JSONL only */
+    int64_t shard_tokens;     /* most tokens per shard file; default 100000000 */
+    int32_t n_threads;        /* 0 (default) = hardware threads */
+    fathom_data_progress_fn progress; /* may be NULL (default) */
+    void* progress_user_data;
+} fathom_data_prepare_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_data_prepare_options_init(fathom_data_prepare_options* opts);
+/* Prepares training data from n_inputs text / JSONL files into the folder out_dir (created if missing):
+ * normalises each document (invalid UTF-8 -> U+FFFD, NFC, CRLF/CR -> LF, control characters removed, trailing
+ * spaces stripped, 3+ line breaks -> 2, trimmed), removes empty / too short / too long / low-alphanumeric
+ * documents, exact and near duplicates (first one kept), and splits the rest by a hash of their text into
+ * train.jsonl and val.jsonl ({"text": ...} per line). With a tokenizer, each kept document becomes [BOS if the
+ * tokenizer adds one] + tokens + [EOS], concatenated into token shards train-00000.bin, ... and val-00000.bin, ...
+ * (format: "FTKS", u32 version 1, u32 token_bytes (2 if n_vocab <= 65536, else 4), u32 n_vocab, u64 n_tokens,
+ * u64 0, then the tokens; little-endian). manifest.json records inputs, options, shards and the counts. Output
+ * is the same for any n_threads. A bad JSONL line is logged (warning) and counted; a missing input file fails with
+ * FATHOM_ERR_IO naming it. opts and stats may be NULL. */
+FATHOM_API fathom_status fathom_data_prepare(const char* const* inputs, int64_t n_inputs,
+                                             const fathom_data_prepare_options* opts, const char* out_dir,
+                                             fathom_data_prepare_stats* stats);
+
 /* ------------------------------------------------------------------ sessions */
 
 typedef struct fathom_session_options {
@@ -414,6 +478,78 @@ FATHOM_API const char* fathom_synth_shapes(void);
 /* Writes an untrained random-weight model of a named shape as GGUF at out_path (streamed, never all in memory).
  * opts may be NULL. */
 FATHOM_API fathom_status fathom_synth(const fathom_synth_options* opts, const char* out_path);
+
+/* ------------------------------------------------------------------ training */
+
+/* Passed to the training progress callback after every step. */
+typedef struct fathom_train_progress {
+    size_t struct_size;    /* sizeof(fathom_train_progress) of the library */
+    int64_t step;          /* updates done so far (1 .. total_steps) */
+    int64_t total_steps;
+    float loss;            /* mean training loss of this step's micro-batches */
+    float val_loss;        /* validation loss measured after this step; NaN when none ran */
+    float lr;              /* learning rate of this step's update */
+    float grad_norm;       /* global L2 gradient norm before clipping */
+    double tokens_per_s;   /* training tokens per second in this run */
+    double elapsed_s;      /* wall time of the training, carried across resumes */
+    double eta_s;          /* estimated seconds to the last step */
+    int32_t logged;        /* 1 when this step was written to out/log.jsonl (every log_every steps, the first, the last) */
+    const char* out_dir;   /* the run's output folder (config "out"); valid during the call */
+} fathom_train_progress;
+typedef void (*fathom_train_progress_fn)(const fathom_train_progress* p, void* user_data);
+
+typedef struct fathom_train_options {
+    size_t struct_size;
+    const char* config_path;  /* JSON run configuration (required); keys: `fathom train --help` */
+    int32_t n_threads;        /* > 0 overrides the config's "threads"; default 0 */
+    int32_t resume;           /* 1: continue from out/checkpoint.gguf (as "resume": true); default 0 */
+    fathom_train_progress_fn progress; /* called from the calling thread after each step; may be NULL (default) */
+    void* progress_user_data;
+    int64_t stop_after;       /* > 0: stop after this step, writing a checkpoint, as if interrupted; default 0 */
+} fathom_train_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_train_options_init(fathom_train_options* opts);
+/* Trains a Llama-family model as the config file says (a new model of a given shape, or "init_from" an existing
+ * one) on token shards: AdamW with warmup + cosine LR, gradient clipping and accumulation, batches sampled
+ * deterministically from (seed, step, row), periodic validation. Writes out/log.jsonl, out/checkpoint.gguf
+ * (parameters + AdamW moments; a resumed run reproduces the uninterrupted run's losses bit for bit with the same
+ * threads) and the final model out/model.gguf, which fathom_model_load reads. Config errors name the file and key. */
+FATHOM_API fathom_status fathom_train(const fathom_train_options* opts);
+
+/* ------------------------------------------------------------------ LoRA adapters */
+
+typedef struct fathom_lora fathom_lora; /* a LoRA adapter in F32; immutable, shareable by sessions and threads */
+
+/* Loads a LoRA adapter (llama.cpp's LoRA GGUF: general.type "adapter", adapter.type "lora", adapter.lora.alpha,
+ * "<weight>.lora_a" {n_in, rank} and "<weight>.lora_b" {rank, n_out} in F32 / F16 / BF16) and validates it against
+ * the model: architecture, every A with its B, base weights present (the seven linear weights of a layer) and
+ * shapes. Errors name the adapter file and the key or tensor. The adapter does not refer to the model afterwards:
+ * it can be set on sessions of any model with the same weight names and shapes. */
+FATHOM_API fathom_status fathom_lora_load(const fathom_model* model, const char* path, fathom_lora** out);
+/* Frees an adapter; sessions it is set on keep their own reference. NULL is a no-op. */
+FATHOM_API void fathom_lora_free(fathom_lora* lora);
+
+/* Replaces the session's active adapters with adapters[0..n) at scales[0..n) (scales NULL = all 1; n = 0 = none,
+ * the base model). Each adapted matmul then adds scale * alpha / rank * (x A^T) B^T. Positions already in the KV
+ * cache keep the keys and values computed with the adapters active then (not recomputed, as in llama.cpp). */
+FATHOM_API fathom_status fathom_session_set_lora(fathom_session* session, const fathom_lora* const* adapters,
+                                                 const float* scales, int32_t n);
+
+typedef struct fathom_lora_merge_options {
+    size_t struct_size;
+    const char* const* adapters; /* adapter file paths (required, n_adapters >= 1) */
+    const float* scales;         /* one multiplier per adapter; NULL = all 1 */
+    int32_t n_adapters;
+    const char* type;            /* type of the merged weights: NULL or "" (default) = each base tensor's own type;
+                                    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", ... Other tensors are copied. */
+    int32_t n_threads;           /* 0 (default) = physical cores */
+} fathom_lora_merge_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_lora_merge_options_init(fathom_lora_merge_options* opts);
+/* Writes the GGUF model at base_path with adapters merged into dst_path: W' = W + sum of scale * alpha / rank * B A,
+ * computed in F32 from the dequantised base weight. opts is required (it names the adapters). */
+FATHOM_API fathom_status fathom_lora_merge(const char* base_path, const char* dst_path,
+                                           const fathom_lora_merge_options* opts);
 
 #ifdef __cplusplus
 } /* extern "C" */
