@@ -479,6 +479,43 @@ FATHOM_API const char* fathom_synth_shapes(void);
  * opts may be NULL. */
 FATHOM_API fathom_status fathom_synth(const fathom_synth_options* opts, const char* out_path);
 
+/* ------------------------------------------------------------------ training */
+
+/* Passed to the training progress callback after every step. */
+typedef struct fathom_train_progress {
+    size_t struct_size;    /* sizeof(fathom_train_progress) of the library */
+    int64_t step;          /* updates done so far (1 .. total_steps) */
+    int64_t total_steps;
+    float loss;            /* mean training loss of this step's micro-batches */
+    float val_loss;        /* validation loss measured after this step; NaN when none ran */
+    float lr;              /* learning rate of this step's update */
+    float grad_norm;       /* global L2 gradient norm before clipping */
+    double tokens_per_s;   /* training tokens per second in this run */
+    double elapsed_s;      /* wall time of the training, carried across resumes */
+    double eta_s;          /* estimated seconds to the last step */
+    int32_t logged;        /* 1 when this step was written to out/log.jsonl (every log_every steps, the first, the last) */
+    const char* out_dir;   /* the run's output folder (config "out"); valid during the call */
+} fathom_train_progress;
+typedef void (*fathom_train_progress_fn)(const fathom_train_progress* p, void* user_data);
+
+typedef struct fathom_train_options {
+    size_t struct_size;
+    const char* config_path;  /* JSON run configuration (required); keys: `fathom train --help` */
+    int32_t n_threads;        /* > 0 overrides the config's "threads"; default 0 */
+    int32_t resume;           /* 1: continue from out/checkpoint.gguf (as "resume": true); default 0 */
+    fathom_train_progress_fn progress; /* called from the calling thread after each step; may be NULL (default) */
+    void* progress_user_data;
+    int64_t stop_after;       /* > 0: stop after this step, writing a checkpoint, as if interrupted; default 0 */
+} fathom_train_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_train_options_init(fathom_train_options* opts);
+/* Trains a Llama-family model as the config file says (a new model of a given shape, or "init_from" an existing
+ * one) on token shards: AdamW with warmup + cosine LR, gradient clipping and accumulation, batches sampled
+ * deterministically from (seed, step, row), periodic validation. Writes out/log.jsonl, out/checkpoint.gguf
+ * (parameters + AdamW moments; a resumed run reproduces the uninterrupted run's losses bit for bit with the same
+ * threads) and the final model out/model.gguf, which fathom_model_load reads. Config errors name the file and key. */
+FATHOM_API fathom_status fathom_train(const fathom_train_options* opts);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

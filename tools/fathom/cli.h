@@ -98,6 +98,7 @@ int cmd_tokenize(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_tokenizer(int argc, char** argv);  // "fathom tokenizer train ..."
+int cmd_train(int argc, char** argv);
 int cmd_data(int argc, char** argv);       // "fathom data prepare ..."
 
 }  // namespace fathom_cli

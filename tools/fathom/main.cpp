@@ -1,4 +1,4 @@
-// fathom: command-line front end (info, run, chat, tokenize, tokenizer, convert, quantize, synth, bench) over the public C/C++ API only.
+// fathom: command-line front end (info, run, chat, tokenize, tokenizer, train, convert, quantize, synth, bench) over the public C/C++ API only.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -19,6 +19,7 @@ const char* k_usage =
     "  tokenize  print the token ids and pieces of a text\n"
     "  tokenizer train a byte-level BPE tokenizer on text files (fathom tokenizer train)\n"
     "  data      clean, deduplicate, split and tokenize training text (fathom data prepare)\n"
+    "  train     train a model on token shards from a JSON config\n"
     "  convert   convert a Hugging Face folder to GGUF\n"
     "  quantize  write a quantised GGUF (q4_0 ... q8_0, K-quants, IQ4, Q4_K_M-style mixes)\n"
     "  synth     write an untrained random-weight model of a named shape\n"
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     else if (cmd == "chat") fn = cmd_chat;
     else if (cmd == "tokenizer") fn = cmd_tokenizer;
     else if (cmd == "data") fn = cmd_data;
+    else if (cmd == "train") fn = cmd_train;
     else if (cmd == "convert") fn = cmd_convert;
     else if (cmd == "quantize") fn = cmd_quantize;
     else if (cmd == "synth") fn = cmd_synth;
