@@ -125,7 +125,8 @@ def dictd_entry(headword, body, prose_indent, underscore_italics):
     reflowed onto one line; others (verse, examples) keep their lines, except box-drawn
     tables and ASCII art (under 35 % letters), which are dropped.
     """
-    body = XREF_RE.sub(r"\1", body)
+    # "{bit bucket}" marks a cross reference; the braces may wrap onto the next line.
+    body = XREF_RE.sub(lambda m: " ".join(m.group(1).split()), body)
     if underscore_italics:
         body = UNDERLINE_RE.sub(r"\1", body)
     lines = body.replace("\t", "        ").split("\n")
@@ -145,6 +146,26 @@ def dictd_entry(headword, body, prose_indent, underscore_italics):
         out = []
     para = []
 
+    def indent(line):
+        return len(line) - len(line.lstrip(" "))
+
+    def emit(block):
+        if len(block) > 1 and indent(block[-1]) >= 20:
+            # A right-aligned attribution ("Oliver Cromwell") under a quotation.
+            emit(block[:-1])
+            out.append(block[-1].strip())
+            return
+        indents = [indent(l) for l in block]
+        rest = set(indents[1:])
+        # Prose: continuation lines at the prose indent, or an indented quotation whose
+        # first line sits deeper than its (equal) continuation lines. Verse has all its
+        # lines at one indent and keeps them.
+        if (rest <= {prose_indent} and indents[0] >= prose_indent) or \
+                (len(rest) == 1 and indents[0] > min(rest) >= prose_indent):
+            out.append(" ".join(" ".join(l.split()) for l in block))
+        elif mostly_letters("".join(block), 0.35):
+            out.extend(" ".join(l.split()) for l in block)
+
     def flush():
         if not para:
             return
@@ -152,11 +173,14 @@ def dictd_entry(headword, body, prose_indent, underscore_italics):
             # A box-drawn table: no use as running text.
             para.clear()
             return
-        indents = [len(l) - len(l.lstrip(" ")) for l in para]
-        if all(i == prose_indent for i in indents[1:]) and indents[0] >= prose_indent:
-            out.append(" ".join(" ".join(l.split()) for l in para))
-        elif mostly_letters("".join(para), 0.35):
-            out.extend(" ".join(l.split()) for l in para)
+        # Without a blank line between them, a paragraph starts at an indented line
+        # that is followed by a line at the prose indent (The Devil's Dictionary).
+        start = 0
+        for k in range(1, len(para) - 1):
+            if indent(para[k]) > prose_indent and indent(para[k + 1]) == prose_indent:
+                emit(para[start:k])
+                start = k
+        emit(para[start:])
         para.clear()
 
     for line in lines + [""]:
