@@ -35,6 +35,14 @@ packages=(
     "dict-jargon|public domain|This document (the Jargon File) is in the public domain"
     "dict-devil|public domain|The Devil's Dictionary is in the public domain"
 )
+# The Python documentation comes in a package named after the Python version
+# (python3.11-doc in Debian 12); python3-doc depends on the current one.
+pydoc=$(apt-cache depends python3-doc 2>/dev/null | sed -n 's/^ *Depends: \(python3\.[0-9]*-doc\)$/\1/p' | head -n 1)
+if [[ -n $pydoc ]]; then
+    packages+=("$pydoc|PSF License Agreement version 2 (permissive)|PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2")
+else
+    echo "warning: python3-doc is not in this machine's apt sources; Python docs skipped" >&2
+fi
 
 declare -A version licence
 for entry in "${packages[@]}"; do
@@ -129,6 +137,12 @@ if have dict-devil; then
         "$out/root/dict-devil/usr/share/dictd/devil.index" \
         "$out/root/dict-devil/usr/share/dictd/devil.dict.dz" 0 --underscore-italics
     add devil dict-devil
+fi
+
+if [[ -n $pydoc ]] && have "$pydoc"; then
+    $py "$here/extract_rst.py" "$text/python-docs.txt" \
+        "$out/root/$pydoc/usr/share/doc/${pydoc%-doc}/html/_sources"
+    add python-docs "$pydoc"
 fi
 
 if [[ ${#sources[@]} -eq 0 ]]; then
