@@ -152,8 +152,8 @@ TEST(quant_r16_iq4_xs, scalar_matches_dequantised_product_and_simd_matches_scala
                             << " output " << i;
                 }
             }
-    // The AVX-512 VNNI level has its own IQ4_XS kernel (others inherit the scalar one, and prepare_weight then
-    // keeps IQ4_XS in the row layout there).
+    // The AVX-512 VNNI level has its own IQ4_XS kernel (a level that inherits the scalar one, such as NEON, keeps
+    // IQ4_XS in the row layout: prepare_weight does not repack it there).
     if (const kernels::table* vnni = kernels::for_isa(kernels::isa::ISA_AVX512_VNNI)) {
         EXPECT_NE(kernels::matmul_r16_for(*vnni, k_t), kernels::matmul_r16_for(sc, k_t));
     }

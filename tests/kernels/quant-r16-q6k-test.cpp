@@ -156,8 +156,8 @@ TEST(quant_r16_q6_k, scalar_matches_dequantised_product_and_simd_matches_scalar)
                             << " output " << i;
                 }
             }
-    // The AVX-512 VNNI level has its own Q6_K kernel (others inherit the scalar one, and prepare_weight then keeps
-    // Q6_K in the row layout there).
+    // The AVX-512 VNNI level has its own Q6_K kernel (a level that inherits the scalar one, such as NEON, keeps Q6_K in
+    // the row layout: prepare_weight does not repack it there).
     if (const kernels::table* vnni = kernels::for_isa(kernels::isa::ISA_AVX512_VNNI)) {
         EXPECT_NE(kernels::matmul_r16_for(*vnni, k_t), kernels::matmul_r16_for(sc, k_t));
     }
