@@ -17,12 +17,15 @@ constexpr int64_t k_chunk = int64_t(1) << 14;  // elements per work item (fixed,
 adamw::adamw(const std::vector<param_tensor>& tensors, int64_t n_params, const adamw_params& p) : p_(p) {
     m.assign(size_t(n_params), 0.0f);
     v.assign(size_t(n_params), 0.0f);
+    std::vector<span> spans;
     for (const param_tensor& t : tensors) {
         if (t.offset < 0 || t.size < 0 || t.offset + t.size > n_params)
             fail(errc::ERRC_INTERNAL, "adamw: tensor '" + t.name + "' lies outside the parameter buffer");
-        spans_.push_back({t.offset, t.offset + t.size, t.matrix});
+        spans.push_back({t.offset, t.offset + t.size, t.matrix});
     }
-    std::sort(spans_.begin(), spans_.end(), [](const span& a, const span& b) { return a.begin < b.begin; });
+    std::sort(spans.begin(), spans.end(), [](const span& a, const span& b) { return a.begin < b.begin; });
+    for (const span& s : spans)
+        for (int64_t b = s.begin; b < s.end; b += k_chunk) chunks_.push_back({b, std::min(s.end, b + k_chunk), s.decay});
 }
 
 void adamw::step(thread_pool& pool, float* params, const float* grads, float lr) {
@@ -40,13 +43,12 @@ void adamw::step(thread_pool& pool, float* params, const float* grads, float lr)
     float* mm = m.data();
     float* vv = v.data();
 
-    for (const span& s : spans_) {
-        const int64_t n = s.end - s.begin;
-        const int64_t n_chunks = (n + k_chunk - 1) / k_chunk;
-        const bool decay = s.decay && p_.weight_decay != 0.0f;
-        pool.parallel_for(n_chunks, 1, [&](int64_t c0, int64_t c1, int) {
-            const int64_t b = s.begin + c0 * k_chunk, e = std::min(s.end, s.begin + c1 * k_chunk);
-            for (int64_t i = b; i < e; ++i) {
+    const bool any_decay = p_.weight_decay != 0.0f;
+    pool.parallel_for(int64_t(chunks_.size()), 1, [&](int64_t c0, int64_t c1, int) {
+        for (int64_t c = c0; c < c1; ++c) {
+            const span& s = chunks_[size_t(c)];
+            const bool decay = s.decay && any_decay;
+            for (int64_t i = s.begin; i < s.end; ++i) {
                 float p = params[i];
                 const float g = grads[i];
                 if (decay) p *= decay_mul;
@@ -59,8 +61,8 @@ void adamw::step(thread_pool& pool, float* params, const float* grads, float lr)
                 vv[i] = vi;
                 params[i] = p;
             }
-        });
-    }
+        }
+    });
 }
 
 double lr_at(int64_t step, int64_t steps, int64_t warmup, double lr, double min_lr) {

@@ -42,7 +42,7 @@ private:
         bool decay;
     };
     adamw_params p_;
-    std::vector<span> spans_;  // the tensors in buffer order
+    std::vector<span> chunks_;  // the tensors in buffer order, cut into fixed work items of at most 16K elements
     int64_t t_ = 0;
 };
 

@@ -104,8 +104,10 @@ public:
             std::error_code ec;
             if (fs::is_directory(p, ec)) {
                 std::vector<std::string> found;
-                for (const auto& e : fs::directory_iterator(p, ec))
-                    if (e.path().extension() == ".bin" && fs::is_regular_file(e.path())) found.push_back(e.path().string());
+                for (const auto& e : fs::directory_iterator(p, ec)) {
+                    std::error_code ec_file;
+                    if (e.path().extension() == ".bin" && e.is_regular_file(ec_file)) found.push_back(e.path().string());
+                }
                 if (ec) bad(k, p + ": cannot list the folder (" + ec.message() + ")");
                 if (found.empty()) bad(k, p + ": the folder holds no *.bin shard files");
                 std::sort(found.begin(), found.end());
