@@ -516,6 +516,41 @@ FATHOM_API void fathom_train_options_init(fathom_train_options* opts);
  * threads) and the final model out/model.gguf, which fathom_model_load reads. Config errors name the file and key. */
 FATHOM_API fathom_status fathom_train(const fathom_train_options* opts);
 
+/* ------------------------------------------------------------------ LoRA adapters */
+
+typedef struct fathom_lora fathom_lora; /* a LoRA adapter in F32; immutable, shareable by sessions and threads */
+
+/* Loads a LoRA adapter (llama.cpp's LoRA GGUF: general.type "adapter", adapter.type "lora", adapter.lora.alpha,
+ * "<weight>.lora_a" {n_in, rank} and "<weight>.lora_b" {rank, n_out} in F32 / F16 / BF16) and validates it against
+ * the model: architecture, every A with its B, base weights present (the seven linear weights of a layer) and
+ * shapes. Errors name the adapter file and the key or tensor. The adapter does not refer to the model afterwards:
+ * it can be set on sessions of any model with the same weight names and shapes. */
+FATHOM_API fathom_status fathom_lora_load(const fathom_model* model, const char* path, fathom_lora** out);
+/* Frees an adapter; sessions it is set on keep their own reference. NULL is a no-op. */
+FATHOM_API void fathom_lora_free(fathom_lora* lora);
+
+/* Replaces the session's active adapters with adapters[0..n) at scales[0..n) (scales NULL = all 1; n = 0 = none,
+ * the base model). Each adapted matmul then adds scale * alpha / rank * (x A^T) B^T. Positions already in the KV
+ * cache keep the keys and values computed with the adapters active then (not recomputed, as in llama.cpp). */
+FATHOM_API fathom_status fathom_session_set_lora(fathom_session* session, const fathom_lora* const* adapters,
+                                                 const float* scales, int32_t n);
+
+typedef struct fathom_lora_merge_options {
+    size_t struct_size;
+    const char* const* adapters; /* adapter file paths (required, n_adapters >= 1) */
+    const float* scales;         /* one multiplier per adapter; NULL = all 1 */
+    int32_t n_adapters;
+    const char* type;            /* type of the merged weights: NULL or "" (default) = each base tensor's own type;
+                                    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", ... Other tensors are copied. */
+    int32_t n_threads;           /* 0 (default) = physical cores */
+} fathom_lora_merge_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_lora_merge_options_init(fathom_lora_merge_options* opts);
+/* Writes the GGUF model at base_path with adapters merged into dst_path: W' = W + sum of scale * alpha / rank * B A,
+ * computed in F32 from the dequantised base weight. opts is required (it names the adapters). */
+FATHOM_API fathom_status fathom_lora_merge(const char* base_path, const char* dst_path,
+                                           const fathom_lora_merge_options* opts);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

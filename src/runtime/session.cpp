@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 
 #include "core/error.h"
 #include "kernels/kernels.h"
+#include "models/lora.h"
 #include "nn/attention.h"
 #include "nn/matmul.h"
 #include "nn/rope.h"
@@ -66,6 +68,20 @@ struct session::impl {
 
     std::vector<float> logits;
     int64_t n_logits = 0;
+
+    // Active LoRA adapters: the list as set, and per (layer, linear) the terms to add after that matmul.
+    std::vector<session_lora> lora_active;
+    std::vector<std::vector<lora_term>> lora_slots;  // [layer * k_lora_targets + target]
+    std::vector<float> lora_tmp;                      // n_batch * largest rank
+    bool lora_on = false;
+
+    // Adds the active adapters' low-rank path of linear `which` of layer l (no-op without adapters).
+    void add_lora(thread_pool& pool, int64_t l, lora_target which, const float* x, int64_t ldx, int64_t n_tok, float* y,
+                  int64_t ldy, int64_t n_in, int64_t n_out) {
+        if (!lora_on) return;
+        const std::vector<lora_term>& v = lora_slots[size_t(l * k_lora_targets + int(which))];
+        if (!v.empty()) lora_apply(pool, v.data(), v.size(), x, ldx, n_tok, y, ldy, n_in, n_out, lora_tmp.data());
+    }
 
     impl(const llama_model& m, int64_t ctx, int32_t nseq, int64_t nbatch)
         : model(m), hp(m.hp), n_ctx(ctx), n_batch(nbatch), n_seq(nseq) {
@@ -185,6 +201,9 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
         nn::matmul(pool, *L.wq, xb, n_embd, n, q, n_q, f32(L.bq));
         nn::matmul(pool, *L.wk, xb, n_embd, n, k, n_kv, f32(L.bk));
         nn::matmul(pool, *L.wv, xb, n_embd, n, v, n_kv, f32(L.bv));
+        add_lora(pool, l, lora_target::LORA_TARGET_Q, xb, n_embd, n, q, n_q, n_embd, n_q);
+        add_lora(pool, l, lora_target::LORA_TARGET_K, xb, n_embd, n, k, n_kv, n_embd, n_kv);
+        add_lora(pool, l, lora_target::LORA_TARGET_V, xb, n_embd, n, v, n_kv, n_embd, n_kv);
 
         // RoPE on Q and K, then K/V into the cache at (sequence, position).
         for_rows(pool, n, n_q + 2 * n_kv, [&](int64_t b, int64_t e, int) {
@@ -230,6 +249,7 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
         }
 
         nn::matmul(pool, *L.wo, ao, n_q, n_rows, xb, n_embd);
+        add_lora(pool, l, lora_target::LORA_TARGET_O, ao, n_q, n_rows, xb, n_embd, n_q, n_embd);
         const float* ffn_norm = f32(L.ffn_norm);
         for_rows(pool, n_rows, 2 * n_embd, [&](int64_t b, int64_t e, int) {
             for (int64_t t = b; t < e; ++t) {
@@ -240,10 +260,13 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
 
         nn::matmul(pool, *L.w_gate, xb, n_embd, n_rows, gate, n_ff);
         nn::matmul(pool, *L.w_up, xb, n_embd, n_rows, up, n_ff);
+        add_lora(pool, l, lora_target::LORA_TARGET_GATE, xb, n_embd, n_rows, gate, n_ff, n_embd, n_ff);
+        add_lora(pool, l, lora_target::LORA_TARGET_UP, xb, n_embd, n_rows, up, n_ff, n_embd, n_ff);
         for_rows(pool, n_rows, 2 * n_ff, [&](int64_t b, int64_t e, int) {
             kt.silu_mul_f32(gate + b * n_ff, up + b * n_ff, gate + b * n_ff, (e - b) * n_ff);
         });
         nn::matmul(pool, *L.w_down, gate, n_ff, n_rows, xb, n_embd);
+        add_lora(pool, l, lora_target::LORA_TARGET_DOWN, gate, n_ff, n_rows, xb, n_embd, n_ff, n_embd);
 
         const float* next_norm = l + 1 < hp.n_layer ? f32(w.layers[size_t(l + 1)].attn_norm) : nullptr;
         for_rows(pool, n_rows, 2 * n_embd, [&](int64_t b, int64_t e, int) {
@@ -344,6 +367,42 @@ void session::truncate(int32_t seq, int32_t pos) {
     int32_t& len = impl_->seq_len[size_t(seq)];
     len = std::min(len, pos);
 }
+
+void session::set_lora(const std::vector<session_lora>& adapters) {
+    impl& s = *impl_;
+    // Validate everything first, so a rejected list leaves the session unchanged.
+    for (size_t i = 0; i < adapters.size(); ++i) {
+        if (!adapters[i].adapter)
+            fail(errc::ERRC_INVALID_ARGUMENT, "set_lora: adapter " + std::to_string(i) + " is null");
+        if (!std::isfinite(adapters[i].scale))
+            fail(errc::ERRC_INVALID_ARGUMENT, "set_lora: " + adapters[i].adapter->path + ": scale " +
+                                                  std::to_string(adapters[i].scale) + " is not a finite number");
+        adapters[i].adapter->check_fits(model_);
+    }
+    std::vector<std::vector<lora_term>> slots(size_t(model_.hp.n_layer * k_lora_targets));
+    int64_t max_rank = 0;
+    bool on = false;
+    for (const session_lora& a : adapters) {
+        if (a.scale == 0.0f) continue;
+        for (const lora_weight& w : a.adapter->weights) {
+            lora_term t;
+            t.a = w.a.data();
+            t.bt = w.bt.data();
+            t.rank = w.rank;
+            t.scale = a.scale * a.adapter->base_scale(w);
+            slots[size_t(w.layer * k_lora_targets + int(w.target))].push_back(t);
+            max_rank = std::max(max_rank, w.rank);
+            on = true;
+        }
+    }
+    std::vector<float> tmp(size_t(s.n_batch * max_rank));
+    s.lora_slots = std::move(slots);
+    s.lora_tmp = std::move(tmp);
+    s.lora_active = adapters;
+    s.lora_on = on;
+}
+
+const std::vector<session_lora>& session::lora() const { return impl_->lora_active; }
 
 int32_t session::seq_len(int32_t seq) const {
     if (seq < 0 || seq >= n_seq_)

@@ -10,11 +10,19 @@
 
 namespace fathom {
 
+class lora_adapter;  // models/lora.h
+
 struct session_params {
     int64_t n_ctx = 0;      // positions per sequence (0 = min(model n_ctx_train, 4096))
     int32_t n_seq = 1;      // independent sequences sharing this session's cache (continuous batching)
     int32_t n_threads = 0;  // 0 = physical cores
     int64_t n_batch = 512;  // most tokens processed in one forward; larger batches are split
+};
+
+// An adapter made active in a session, and its multiplier (scale * alpha / rank applies to its low-rank path).
+struct session_lora {
+    std::shared_ptr<const lora_adapter> adapter;
+    float scale = 1.0f;
 };
 
 // One token of a batch. Tokens of one sequence within a batch must have increasing positions, and
@@ -43,6 +51,15 @@ public:
     void truncate(int32_t seq, int32_t pos);
     // Number of positions held for a sequence (next position to write).
     int32_t seq_len(int32_t seq) const;
+
+    // Replaces the active LoRA adapters (several may be active; an empty list or scale 0 = the base model). From the
+    // next decode on, each adapted matmul adds scale * alpha / rank * (x A^T) B^T. The session keeps the adapters
+    // alive. The KV cache is not recomputed: positions already in it keep the keys and values computed with the
+    // adapters active when they were decoded (as llama.cpp does); truncate the sequence to recompute them.
+    // Throws ERRC_INVALID_ARGUMENT (session unchanged) for a null adapter, a scale that is not finite, or an adapter
+    // whose weights do not fit this model.
+    void set_lora(const std::vector<session_lora>& adapters);
+    const std::vector<session_lora>& lora() const;
 
     const llama_model& model() const { return model_; }
     int64_t n_ctx() const { return n_ctx_; }
