@@ -113,6 +113,8 @@ int cmd_chat(int argc, char** argv) {
     ap.option("-c,--ctx-size", "N", "context size; 0 = min(model's, 4096) (default 0)", &ctx);
     std::vector<std::string> stops;
     ap.option("--stop", "S", "also end a reply when its text contains S (repeatable; S is not printed)", &stops);
+    std::vector<std::string> loras;
+    add_lora_option(ap, &loras);
     if (!ap.parse(argc, argv, 2)) return 0;
 
     if (model_path.empty()) throw ap.error("missing -m MODEL");
@@ -139,6 +141,7 @@ int cmd_chat(int argc, char** argv) {
     sopt.n_ctx = ctx;
     sopt.n_threads = threads;
     fathom::session s(m, sopt);
+    apply_loras(m, s, loras);
     const int64_t n_ctx = s.n_ctx();
     const int64_t room = n_predict >= 0 ? n_predict : std::max<int64_t>(1, n_ctx / 4);
     fathom::sampler smp(so);

@@ -31,6 +31,8 @@ int cmd_run(int argc, char** argv) {
     ap.flag("--ignore-eos", "keep generating after the end-of-sequence token", &ignore_eos);
     std::vector<std::string> stops;
     ap.option("--stop", "S", "stop when the generated text contains S (repeatable; not printed)", &stops);
+    std::vector<std::string> loras;
+    add_lora_option(ap, &loras);
     if (!ap.parse(argc, argv, 2)) return 0;
 
     if (model_path.empty()) throw ap.error("missing -m MODEL");
@@ -58,6 +60,7 @@ int cmd_run(int argc, char** argv) {
     }
     sopt.n_threads = threads;
     fathom::session s(m, sopt);
+    apply_loras(m, s, loras);
     fathom::sampler smp(so);
     fathom_generate_options g = fathom::default_generate_options();
     g.max_tokens = n_predict;

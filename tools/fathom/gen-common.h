@@ -1,8 +1,14 @@
 // Pieces shared by the generating commands (run, chat): sampling options and UTF-8-safe streaming.
 #pragma once
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "cli.h"
+#include "fathom/fathom.hpp"
 
 namespace fathom_cli {
 
@@ -17,6 +23,52 @@ inline void add_sampling_options(arg_parser& ap, fathom_sampler_options* so) {
     ap.option("--frequency-penalty", "F", "frequency penalty (default 0)", &so->frequency_penalty);
     ap.option("--presence-penalty", "P", "presence penalty (default 0)", &so->presence_penalty);
     ap.option("--seed", "S", "sampling seed (default: random)", &so->seed);
+}
+
+// Splits a --lora value "PATH[:SCALE]": a suffix after the last ':' that reads as a number is the scale (default 1);
+// otherwise the whole value is the path.
+inline void parse_lora_spec(const std::string& spec, std::string* path, float* scale) {
+    *path = spec;
+    *scale = 1.0f;
+    const size_t colon = spec.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) return;
+    const std::string num = spec.substr(colon + 1);
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(num.c_str(), &end);
+    if (end != num.c_str() + num.size() || errno != 0) return;
+    if (!std::isfinite(v)) throw usage_error("--lora: scale '" + num + "' is not a finite number");
+    *path = spec.substr(0, colon);
+    *scale = float(v);
+}
+
+// Registers the repeatable --lora PATH[:SCALE].
+inline void add_lora_option(arg_parser& ap, std::vector<std::string>* specs) {
+    ap.option("--lora", "PATH[:SCALE]",
+              "apply a LoRA adapter GGUF at SCALE (default 1) without merging it; repeatable", specs);
+}
+
+// Loads the --lora adapters against the model and makes them the session's active adapters (the session keeps
+// its own references, so the handles are freed here).
+inline void apply_loras(const fathom::model& m, fathom::session& s, const std::vector<std::string>& specs) {
+    if (specs.empty()) return;
+    struct lora_free {
+        void operator()(fathom_lora* p) const noexcept { fathom_lora_free(p); }
+    };
+    std::vector<std::unique_ptr<fathom_lora, lora_free>> owned;
+    std::vector<const fathom_lora*> ptrs;
+    std::vector<float> scales;
+    for (const std::string& spec : specs) {
+        std::string path;
+        float scale = 1.0f;
+        parse_lora_spec(spec, &path, &scale);
+        fathom_lora* l = nullptr;
+        fathom::check(fathom_lora_load(m.get(), path.c_str(), &l));
+        owned.emplace_back(l);
+        ptrs.push_back(l);
+        scales.push_back(scale);
+    }
+    fathom::check(fathom_session_set_lora(s.get(), ptrs.data(), scales.data(), int32_t(ptrs.size())));
 }
 
 // Length of the longest prefix of s that does not end inside a UTF-8 sequence still waiting for bytes.

@@ -24,6 +24,7 @@ const char* k_usage =
     "  quantize  write a quantised GGUF (q4_0 ... q8_0, K-quants, IQ4, Q4_K_M-style mixes)\n"
     "  synth     write an untrained random-weight model of a named shape\n"
     "  bench     measure prompt and generation speed (like llama-bench)\n"
+    "  lora      merge LoRA adapters into a model (fathom lora merge)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help and exit\n"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     else if (cmd == "quantize") fn = cmd_quantize;
     else if (cmd == "synth") fn = cmd_synth;
     else if (cmd == "bench") fn = cmd_bench;
+    else if (cmd == "lora") fn = cmd_lora;
     if (!fn) {
         std::fprintf(stderr, "fathom: unknown command '%s'\n%s", cmd.c_str(), k_usage);
         return 2;
