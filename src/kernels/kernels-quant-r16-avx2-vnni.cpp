@@ -269,8 +269,11 @@ constexpr size_t k_q6k_block = 3360;
 // H halves of a group (from h0) times T tokens of a panel (from slot t0), all nsb super-blocks. Each 64-element chunk
 // is walked twice: its low nibbles (panel block 2c) and its high nibbles (panel block 2c + 1). A code word is the
 // nibble with the word's two high bits moved to bits 4-5 (0..63); words 0-3 are 16-element sub-block j0 = 2 * (panel
-// block) and words 4-7 sub-block j0 + 1. Each sub-block's sum starts from -32 times the panel's half sum of its
-// activation codes and is scaled by d * scale_j * d_x on its own, so only T integer sums per half are live.
+// block) and words 4-7 sub-block j0 + 1. The two sub-blocks go side by side (word w with word w + 4), so each token
+// has two independent vpdpbusd chains; each sum starts from -32 times the panel's half sum of its activation codes,
+// and the pair is scaled by d * scale_j, added, and scaled by d_x. bench_quant_r16_bench on the shared 2-core VM,
+// medians, GOP/s, one sub-block at a time (T integer sums per half, fewer spills) -> side by side: 64 tokens
+// 2048x2048 about 90 -> 110, 2048x5632 81 -> 111; 8 tokens 2048x2048 67-87 -> 107-117; 1 token (DRAM) 15-23 -> 23-25.
 template <int H, int T>
 void tile_q6_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb, float* y, int64_t ldy, int valid,
                const uint8_t* pf) {
@@ -307,42 +310,53 @@ void tile_q6_k(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nsb
                 }
                 // Read the seeds back as memory broadcasts (load ports) rather than register shuffles.
                 __asm__("" : : "r"(seed) : "memory");
-#pragma GCC unroll 2
-                for (int sub = 0; sub < 2; ++sub) {
-                    __m256i s[H][T];
-                    for (int t = 0; t < T; ++t) {
-                        const __m256i sd = bcast32(reinterpret_cast<const uint8_t*>(&seed[sub][t0 + t]));
-                        for (int h = 0; h < H; ++h) s[h][t] = sd;
-                    }
-#pragma GCC unroll 4
-                    for (int w = 4 * sub; w < 4 * sub + 4; ++w) {
-                        const int sh = 4 * (w % 2) + 2 * half;  // the code's high bits in the high-bit byte
-                        __m256i q[H];
-                        for (int h = 0; h < H; ++h) {
-                            const __m256i v = load256(chunk + 64 * w + 32 * h);
-                            const __m256i hq = load256(chunk + 512 + 64 * (w / 2) + 32 * h);
-                            __m256i hb;
-                            if (sh == 0) hb = _mm256_and_si256(_mm256_slli_epi16(hq, 4), m30);
-                            else if (sh == 2) hb = _mm256_and_si256(_mm256_slli_epi16(hq, 2), m30);
-                            else if (sh == 4) hb = _mm256_and_si256(hq, m30);
-                            else hb = _mm256_and_si256(_mm256_srli_epi16(hq, 2), m30);
-                            const __m256i low = _mm256_and_si256(half ? _mm256_srli_epi16(v, 4) : v, m4);
-                            q[h] = _mm256_or_si256(low, hb);
-                        }
-                        for (int t = 0; t < T; ++t) {
-                            const __m256i xv = bcast32(xb + 32 * t + 4 * w);
-                            for (int h = 0; h < H; ++h) s[h][t] = dot(s[h][t], q[h], xv);
-                        }
-                    }
-                    const int j = 2 * pbk + sub;
+                __m256i s0[H][T], s1[H][T];
+                for (int t = 0; t < T; ++t) {
+                    const __m256i a0 = bcast32(reinterpret_cast<const uint8_t*>(&seed[0][t0 + t]));
+                    const __m256i a1 = bcast32(reinterpret_cast<const uint8_t*>(&seed[1][t0 + t]));
                     for (int h = 0; h < H; ++h) {
+                        s0[h][t] = a0;
+                        s1[h][t] = a1;
+                    }
+                }
+#pragma GCC unroll 4
+                for (int w = 0; w < 4; ++w) {
+                    __m256i q0[H], q1[H];
+                    for (int h = 0; h < H; ++h) {
+                        const __m256i v0 = load256(chunk + 64 * w + 32 * h);
+                        const __m256i v1 = load256(chunk + 64 * (w + 4) + 32 * h);
+                        const __m256i hq0 = load256(chunk + 512 + 64 * (w / 2) + 32 * h);
+                        const __m256i hq1 = load256(chunk + 512 + 64 * (w / 2 + 2) + 32 * h);
+                        const int sh = 4 * (w % 2) + 2 * half;  // the code's high bits in the high-bit byte
+                        auto hbits = [&](__m256i hq) {
+                            if (sh == 0) return _mm256_and_si256(_mm256_slli_epi16(hq, 4), m30);
+                            if (sh == 2) return _mm256_and_si256(_mm256_slli_epi16(hq, 2), m30);
+                            if (sh == 4) return _mm256_and_si256(hq, m30);
+                            return _mm256_and_si256(_mm256_srli_epi16(hq, 2), m30);
+                        };
+                        q0[h] = _mm256_or_si256(_mm256_and_si256(half ? _mm256_srli_epi16(v0, 4) : v0, m4), hbits(hq0));
+                        q1[h] = _mm256_or_si256(_mm256_and_si256(half ? _mm256_srli_epi16(v1, 4) : v1, m4), hbits(hq1));
+                    }
+                    for (int t = 0; t < T; ++t) {
+                        const __m256i x0 = bcast32(xb + 32 * t + 4 * w);
+                        const __m256i x1 = bcast32(xb + 32 * t + 16 + 4 * w);
+                        for (int h = 0; h < H; ++h) {
+                            s0[h][t] = dot(s0[h][t], q0[h], x0);
+                            s1[h][t] = dot(s1[h][t], q1[h], x1);
+                        }
+                    }
+                }
+                for (int h = 0; h < H; ++h) {
+                    auto sf = [&](int j) {
                         const __m128i sc =
                             _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j + 8 * (h0 + h)));
-                        const __m256 f = _mm256_mul_ps(d[h], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
-                        for (int t = 0; t < T; ++t) {
-                            const __m256 fx = _mm256_mul_ps(f, _mm256_set1_ps(load_f32(xd + 4 * t)));
-                            acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h][t]), fx, acc[h][t]);
-                        }
+                        return _mm256_mul_ps(d[h], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+                    };
+                    const __m256 f0 = sf(2 * pbk), f1 = sf(2 * pbk + 1);
+                    for (int t = 0; t < T; ++t) {
+                        const __m256 u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1[h][t]), f1,
+                                                         _mm256_mul_ps(_mm256_cvtepi32_ps(s0[h][t]), f0));
+                        acc[h][t] = _mm256_fmadd_ps(u, _mm256_set1_ps(load_f32(xd + 4 * t)), acc[h][t]);
                     }
                 }
             }
