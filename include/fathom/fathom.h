@@ -516,6 +516,54 @@ FATHOM_API void fathom_train_options_init(fathom_train_options* opts);
  * threads) and the final model out/model.gguf, which fathom_model_load reads. Config errors name the file and key. */
 FATHOM_API fathom_status fathom_train(const fathom_train_options* opts);
 
+/* ------------------------------------------------------------------ LoRA fine-tuning */
+
+typedef struct fathom_tune_options {
+    size_t struct_size;
+    const char* base;                /* base model file or folder, any weight type (required) */
+    const char* const* data;         /* training files: .jsonl / .ndjson (field text_field) or plain text with
+                                        blank-line separated documents (required, n_data >= 1) */
+    int32_t n_data;
+    const char* const* val_data;     /* validation files; NULL = a hash-chosen val_fraction of the documents */
+    int32_t n_val_data;
+    double val_fraction;             /* default 0.1 */
+    const char* text_field;          /* default "text" */
+    const char* out_path;            /* adapter GGUF to write (required) */
+    int32_t rank;                    /* default 8 */
+    float alpha;                     /* default 16 */
+    const char* targets;             /* comma-separated of q,k,v,o,gate,up,down; default all seven */
+    int64_t steps;                   /* default 200 */
+    int64_t batch_size;              /* default 4 */
+    int64_t seq_len;                 /* default 128 (at most the base's context) */
+    int64_t grad_accum;              /* default 1 */
+    double lr;                       /* default 1e-3, warmup then cosine to lr / 10 */
+    int64_t warmup;                  /* default 10 */
+    double weight_decay;             /* default 0 */
+    double grad_clip;                /* default 1.0; 0 = off */
+    uint64_t seed;                   /* default 1 */
+    int32_t n_threads;               /* 0 = physical cores */
+    fathom_train_progress_fn progress; /* after every step (step, total_steps, loss, val_loss, lr, tokens_per_s); may
+                                          be NULL */
+    void* progress_user_data;
+} fathom_tune_options;
+
+typedef struct fathom_tune_result {
+    size_t struct_size;
+    double val_loss_before;          /* validation loss of the base alone */
+    double val_loss_after;
+    int64_t train_tokens, val_tokens;
+    int64_t adapter_params;
+    uint64_t adapter_bytes, base_bytes;
+} fathom_tune_result;
+
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_tune_options_init(fathom_tune_options* opts);
+/* Trains a LoRA adapter on a frozen base model (F32 / F16 / BF16 or quantised, QLoRA-style: the base stays in its
+ * type and runs through the inference kernels) and writes it as a LoRA GGUF (fathom_lora_load, llama.cpp's
+ * --lora). Documents are tokenized with the base's tokenizer ([BOS] text EOS). result may be NULL. Errors name
+ * the option or file. */
+FATHOM_API fathom_status fathom_tune(const fathom_tune_options* opts, fathom_tune_result* result);
+
 /* ------------------------------------------------------------------ LoRA adapters */
 
 typedef struct fathom_lora fathom_lora; /* a LoRA adapter in F32; immutable, shareable by sessions and threads */
