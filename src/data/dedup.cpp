@@ -6,15 +6,6 @@
 
 namespace fathom::data {
 
-uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 uint64_t hash_bytes(const void* data, size_t size, uint64_t seed) {
     const uint8_t* p = static_cast<const uint8_t*>(data);
     uint64_t h = mix64(seed ^ (uint64_t(size) * 0x9e3779b97f4a7c15ull));
@@ -44,7 +35,6 @@ minhasher::minhasher(uint64_t seed) : seed_(seed) {
 }
 
 void minhasher::signature(std::string_view key, uint64_t* sig) const {
-    for (int j = 0; j < k_minhash_size; ++j) sig[j] = UINT64_MAX;
     // Word hashes, then shingle hashes (order-sensitive combination of k_shingle_words word hashes).
     std::vector<uint64_t> words;
     size_t b = 0;
@@ -54,20 +44,37 @@ void minhasher::signature(std::string_view key, uint64_t* sig) const {
         if (e > b) words.push_back(hash_bytes(key.data() + b, e - b, seed_));
         b = e + 1;
     }
-    const auto update = [&](uint64_t x) {
-        for (int j = 0; j < k_minhash_size; ++j) {
-            const uint64_t v = a_[j] * x + b_[j];
-            sig[j] = v < sig[j] ? v : sig[j];
-        }
-    };
+    std::vector<uint64_t> shingles;
     if (words.size() < size_t(k_shingle_words)) {
-        for (uint64_t w : words) update(w);  // a set: repeated words give the same minimum
-        return;
+        shingles = words;  // a set: repeated words give the same minimum
+    } else {
+        shingles.resize(words.size() + 1 - k_shingle_words);
+        for (size_t i = 0; i < shingles.size(); ++i) {
+            uint64_t h = 0x7368696e676c65ull;  // "shingle"
+            for (int k = 0; k < k_shingle_words; ++k) h = mix64(h ^ words[i + size_t(k)]) + uint64_t(k);
+            shingles[i] = h;
+        }
     }
-    for (size_t i = 0; i + k_shingle_words <= words.size(); ++i) {
-        uint64_t h = 0x7368696e676c65ull;  // "shingle"
-        for (int k = 0; k < k_shingle_words; ++k) h = mix64(h ^ words[i + size_t(k)]) + uint64_t(k);
-        update(h);
+    // Per hash function, the minimum over the shingles (four independent minima to shorten the dependency chain).
+    const size_t n = shingles.size(), n4 = n & ~size_t(3);
+    const uint64_t* x = shingles.data();
+    for (int j = 0; j < k_minhash_size; ++j) {
+        const uint64_t a = a_[j], c = b_[j];
+        uint64_t m0 = UINT64_MAX, m1 = UINT64_MAX, m2 = UINT64_MAX, m3 = UINT64_MAX;
+        for (size_t i = 0; i < n4; i += 4) {
+            const uint64_t v0 = a * x[i] + c, v1 = a * x[i + 1] + c, v2 = a * x[i + 2] + c, v3 = a * x[i + 3] + c;
+            m0 = v0 < m0 ? v0 : m0;
+            m1 = v1 < m1 ? v1 : m1;
+            m2 = v2 < m2 ? v2 : m2;
+            m3 = v3 < m3 ? v3 : m3;
+        }
+        for (size_t i = n4; i < n; ++i) {
+            const uint64_t v = a * x[i] + c;
+            m0 = v < m0 ? v : m0;
+        }
+        m0 = m1 < m0 ? m1 : m0;
+        m2 = m3 < m2 ? m3 : m2;
+        sig[j] = m2 < m0 ? m2 : m0;
     }
 }
 
@@ -97,7 +104,8 @@ bool near_dup_index::contains_similar(const uint64_t* sig) {
     for (int band = 0; band < bands_; ++band) {
         const auto it = buckets_.find(band_key(sig, band));
         if (it == buckets_.end()) continue;
-        for (uint32_t id : it->second) {
+        for (uint32_t e = it->second; e != UINT32_MAX; e = entries_[e].next) {
+            const uint32_t id = entries_[e].id;
             if (seen_[id] == query_) continue;
             seen_[id] = query_;
             if (minhash_similarity(sig, sigs_.data() + size_t(id) * k_minhash_size) >= threshold_) return true;
@@ -110,7 +118,11 @@ void near_dup_index::insert(const uint64_t* sig) {
     const uint32_t id = uint32_t(size());
     sigs_.insert(sigs_.end(), sig, sig + k_minhash_size);
     seen_.push_back(0);
-    for (int band = 0; band < bands_; ++band) buckets_[band_key(sig, band)].push_back(id);
+    for (int band = 0; band < bands_; ++band) {
+        const auto [it, fresh] = buckets_.try_emplace(band_key(sig, band), uint32_t(entries_.size()));
+        entries_.push_back({id, fresh ? UINT32_MAX : it->second});
+        it->second = uint32_t(entries_.size() - 1);
+    }
 }
 
 }  // namespace fathom::data

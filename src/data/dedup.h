@@ -11,7 +11,14 @@ namespace fathom::data {
 // 64-bit hash of bytes (stable across runs and machines of the same byte order).
 uint64_t hash_bytes(const void* data, size_t size, uint64_t seed);
 // Bijective 64-bit mixer (the splitmix64 finaliser).
-uint64_t mix64(uint64_t x);
+inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
 
 constexpr int k_minhash_size = 128;  // hash functions per signature
 constexpr int k_shingle_words = 5;   // words per shingle
@@ -50,9 +57,14 @@ private:
     uint64_t band_key(const uint64_t* sig, int band) const;
     double threshold_;
     int rows_ = 1, bands_ = k_minhash_size;
-    std::vector<uint64_t> sigs_;                                    // inserted signatures, k_minhash_size each
-    std::unordered_map<uint64_t, std::vector<uint32_t>> buckets_;  // band key -> inserted ids
-    std::vector<uint32_t> seen_;                                    // per id: the query that last checked it
+    struct entry {
+        uint32_t id;    // inserted signature
+        uint32_t next;  // next entry of the same bucket, or UINT32_MAX
+    };
+    std::vector<uint64_t> sigs_;                           // inserted signatures, k_minhash_size each
+    std::unordered_map<uint64_t, uint32_t> buckets_;      // band key -> first entry of its chain
+    std::vector<entry> entries_;
+    std::vector<uint32_t> seen_;                           // per id: the query that last checked it
     uint32_t query_ = 0;
 };
 

@@ -144,7 +144,7 @@ std::string normalize_text(std::string_view raw, normalize_stats* stats) {
         size_t j = i;
         while (j < raw.size()) {
             const uint8_t b = uint8_t(raw[j]);
-            if (b >= 0x80 || b < 0x20 || b == 0x7F) break;
+            if (b >= 0x80 || (b < 0x20 && b != '\n' && b != '\t') || b == 0x7F) break;
             ++j;
         }
         if (j > i) {
@@ -181,9 +181,25 @@ std::string normalize_text(std::string_view raw, normalize_stats* stats) {
     out.reserve(a.size());
     size_t ws_begin = 0, ws_end = 0;  // pending horizontal white space in `a` (bytes), emitted before the next char
     int pending_nl = 0;
+    const auto flush_pending = [&] {
+        if (!out.empty()) {
+            out.append(size_t(pending_nl < 2 ? pending_nl : 2), '\n');
+            out.append(a, ws_begin, ws_end - ws_begin);
+        }
+        pending_nl = 0;
+    };
     i = 0;
     while (i < a.size()) {
         const size_t start = i;
+        uint8_t b = uint8_t(a[i]);
+        if (b > 0x20 && b < 0x80) {  // a run of visible ASCII
+            size_t j = i + 1;
+            while (j < a.size() && (b = uint8_t(a[j])) > 0x20 && b < 0x80) ++j;
+            flush_pending();
+            out.append(a, i, j - i);
+            i = ws_begin = ws_end = j;
+            continue;
+        }
         const uint32_t cp = next_valid(a, i);
         if (cp == '\n') {
             ++pending_nl;
@@ -195,11 +211,7 @@ std::string normalize_text(std::string_view raw, normalize_stats* stats) {
             ws_end = i;
             continue;
         }
-        if (!out.empty()) {
-            out.append(size_t(pending_nl < 2 ? pending_nl : 2), '\n');
-            out.append(a, ws_begin, ws_end - ws_begin);
-        }
-        pending_nl = 0;
+        flush_pending();
         ws_begin = ws_end = i;
         out.append(a, start, i - start);
     }

@@ -479,6 +479,12 @@ prepare_report prepare_data(const std::vector<std::string>& inputs, const prepar
         if (!ec) r.bytes_total += uint64_t(size);
     }
     std::error_code ec;
+    for (const char* name : {"train.jsonl", "val.jsonl", "manifest.json"}) {
+        const fs::path out = fs::weakly_canonical(fs::path(out_dir) / name, ec);
+        for (const std::string& f : inputs)
+            if (!ec && fs::weakly_canonical(f, ec) == out)
+                fail(errc::ERRC_INVALID_ARGUMENT, "data prepare: " + f + ": input is also an output file");
+    }
     fs::create_directories(out_dir, ec);
     if (!fs::is_directory(out_dir, ec))
         fail(errc::ERRC_IO, "data prepare: " + out_dir + ": cannot create the output folder");

@@ -520,6 +520,16 @@ TEST(data_prepare, errors_name_the_file_or_field) {
         EXPECT_EQ(e.code(), errc::ERRC_IO);
         EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
     }
+    fs::create_directories(d / "out");
+    const std::string clash = (d / "out" / "train.jsonl").string();
+    spit(clash, "{\"text\": \"an input that is also an output\"}\n");
+    try {
+        prepare_data({clash}, {}, (d / "out").string(), nullptr);
+        FAIL() << "no error";
+    } catch (const error& e) {
+        EXPECT_NE(std::string(e.what()).find("input is also an output"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(slurp(clash), "{\"text\": \"an input that is also an output\"}\n");
     prepare_params p;
     p.min_alnum = 1.5;
     try {
