@@ -95,16 +95,49 @@ near_dup_index::near_dup_index(double threshold) : threshold_(threshold) {
     }
 }
 
-uint64_t near_dup_index::band_key(const uint64_t* sig, int band) const {
-    return hash_bytes(sig + size_t(band) * size_t(rows_), size_t(rows_) * sizeof(uint64_t), uint64_t(band));
+void near_dup_index::band_keys(const uint64_t* sig, uint64_t* keys) const {
+    for (int band = 0; band < bands_; ++band)
+        keys[band] = hash_bytes(sig + size_t(band) * size_t(rows_), size_t(rows_) * sizeof(uint64_t), uint64_t(band));
 }
 
 bool near_dup_index::contains_similar(const uint64_t* sig) {
+    uint64_t keys[k_minhash_size];
+    band_keys(sig, keys);
+    return contains_similar(sig, keys);
+}
+
+void near_dup_index::insert(const uint64_t* sig) {
+    uint64_t keys[k_minhash_size];
+    band_keys(sig, keys);
+    insert(sig, keys);
+}
+
+size_t near_dup_index::find_slot(uint64_t key) const {
+    const size_t mask = slot_keys_.size() - 1;
+    size_t i = size_t(mix64(key)) & mask;
+    while (slot_heads_[i] != UINT32_MAX && slot_keys_[i] != key) i = (i + 1) & mask;
+    return i;
+}
+
+void near_dup_index::grow() {
+    std::vector<uint64_t> keys = std::move(slot_keys_);
+    std::vector<uint32_t> heads = std::move(slot_heads_);
+    const size_t size = keys.empty() ? size_t(1) << 12 : keys.size() * 2;
+    slot_keys_.assign(size, 0);
+    slot_heads_.assign(size, UINT32_MAX);
+    for (size_t i = 0; i < keys.size(); ++i)
+        if (heads[i] != UINT32_MAX) {
+            const size_t j = find_slot(keys[i]);
+            slot_keys_[j] = keys[i];
+            slot_heads_[j] = heads[i];
+        }
+}
+
+bool near_dup_index::contains_similar(const uint64_t* sig, const uint64_t* keys) {
+    if (slot_keys_.empty()) return false;
     ++query_;
     for (int band = 0; band < bands_; ++band) {
-        const auto it = buckets_.find(band_key(sig, band));
-        if (it == buckets_.end()) continue;
-        for (uint32_t e = it->second; e != UINT32_MAX; e = entries_[e].next) {
+        for (uint32_t e = slot_heads_[find_slot(keys[band])]; e != UINT32_MAX; e = entries_[e].next) {
             const uint32_t id = entries_[e].id;
             if (seen_[id] == query_) continue;
             seen_[id] = query_;
@@ -114,14 +147,19 @@ bool near_dup_index::contains_similar(const uint64_t* sig) {
     return false;
 }
 
-void near_dup_index::insert(const uint64_t* sig) {
+void near_dup_index::insert(const uint64_t* sig, const uint64_t* keys) {
     const uint32_t id = uint32_t(size());
     sigs_.insert(sigs_.end(), sig, sig + k_minhash_size);
     seen_.push_back(0);
     for (int band = 0; band < bands_; ++band) {
-        const auto [it, fresh] = buckets_.try_emplace(band_key(sig, band), uint32_t(entries_.size()));
-        entries_.push_back({id, fresh ? UINT32_MAX : it->second});
-        it->second = uint32_t(entries_.size() - 1);
+        if (2 * (n_used_ + 1) > slot_keys_.size()) grow();
+        const size_t i = find_slot(keys[band]);
+        if (slot_heads_[i] == UINT32_MAX) {
+            slot_keys_[i] = keys[band];
+            ++n_used_;
+        }
+        entries_.push_back({id, slot_heads_[i]});
+        slot_heads_[i] = uint32_t(entries_.size() - 1);
     }
 }
 

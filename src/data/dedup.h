@@ -3,7 +3,6 @@
 #pragma once
 #include <cstdint>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace fathom::data {
@@ -49,20 +48,29 @@ public:
     // True when an inserted signature has estimated similarity >= threshold.
     bool contains_similar(const uint64_t* sig);
     void insert(const uint64_t* sig);
+    // The same with the band keys computed beforehand (band_keys fills bands() values; safe from any thread).
+    void band_keys(const uint64_t* sig, uint64_t* keys) const;
+    bool contains_similar(const uint64_t* sig, const uint64_t* keys);
+    void insert(const uint64_t* sig, const uint64_t* keys);
     int rows() const { return rows_; }
     int bands() const { return bands_; }
     int64_t size() const { return int64_t(sigs_.size() / k_minhash_size); }
 
 private:
-    uint64_t band_key(const uint64_t* sig, int band) const;
     double threshold_;
     int rows_ = 1, bands_ = k_minhash_size;
     struct entry {
         uint32_t id;    // inserted signature
         uint32_t next;  // next entry of the same bucket, or UINT32_MAX
     };
-    std::vector<uint64_t> sigs_;                           // inserted signatures, k_minhash_size each
-    std::unordered_map<uint64_t, uint32_t> buckets_;      // band key -> first entry of its chain
+    // Open-addressing table (linear probing, power-of-two size, at most half full): band key -> first entry of
+    // its chain in entries_; an empty slot has head UINT32_MAX.
+    size_t find_slot(uint64_t key) const;
+    void grow();
+    std::vector<uint64_t> slot_keys_;
+    std::vector<uint32_t> slot_heads_;
+    size_t n_used_ = 0;
+    std::vector<uint64_t> sigs_;   // inserted signatures, k_minhash_size each
     std::vector<entry> entries_;
     std::vector<uint32_t> seen_;                           // per id: the query that last checked it
     uint32_t query_ = 0;

@@ -294,6 +294,7 @@ struct key128_hash {
 // Per-document results of the parallel stage.
 struct doc_state {
     std::string text;  // normalised
+    std::string json;  // its JSONL line (documents that pass the cleaning rules)
     int reason = -1;   // a drop_reason from the cleaning rules, or -1
     int64_t n_invalid = 0, chars_in = 0, chars_out = 0;
     key128 key{0, 0};
@@ -510,7 +511,8 @@ prepare_report prepare_data(const std::vector<std::string>& inputs, const prepar
     input_reader reader(inputs, p, r, cb);
     std::vector<std::string> raw;
     std::vector<doc_state> docs;
-    std::vector<uint64_t> sigs;
+    std::vector<uint64_t> sigs, band_keys;
+    const size_t n_bands = index ? size_t(index->bands()) : 0;
     std::vector<size_t> kept;
     std::vector<std::vector<int32_t>> ids;
     std::string doc, train_buf, val_buf;
@@ -533,7 +535,10 @@ prepare_report prepare_data(const std::vector<std::string>& inputs, const prepar
 
         // Parallel: normalise, clean, exact key, MinHash, split.
         docs.assign(n, doc_state{});
-        if (near) sigs.resize(n * k_minhash_size);
+        if (near) {
+            sigs.resize(n * k_minhash_size);
+            band_keys.resize(n * n_bands);
+        }
         parallel_items(pool, n, [&](size_t i) {
             doc_state& d = docs[i];
             normalize_stats ns;
@@ -554,9 +559,16 @@ prepare_report prepare_data(const std::vector<std::string>& inputs, const prepar
             const std::string key = dedup_key(d.text);
             d.key = {hash_bytes(key.data(), key.size(), 0x6578616374ull),
                      hash_bytes(key.data(), key.size(), 0x6b657931323862ull)};
-            if (near) hasher.signature(key, sigs.data() + i * k_minhash_size);
+            if (near) {
+                hasher.signature(key, sigs.data() + i * k_minhash_size);
+                index->band_keys(sigs.data() + i * k_minhash_size, band_keys.data() + i * n_bands);
+            }
             const uint64_t h = hash_bytes(d.text.data(), d.text.size(), mix64(p.seed ^ k_split_salt));
             d.val = double(h >> 11) * 0x1.0p-53 < p.val_fraction;
+            d.json.reserve(d.text.size() + 16);
+            d.json = "{\"text\": ";
+            append_json_string(d.json, d.text);
+            d.json += "}\n";
         });
 
         // Sequential, in input order: exact and near duplicates against the documents kept so far.
@@ -569,8 +581,9 @@ prepare_report prepare_data(const std::vector<std::string>& inputs, const prepar
             if (d.reason < 0 && !exact.insert(d.key).second) d.reason = DROP_REASON_EXACT_DUPLICATE;
             if (d.reason < 0 && near) {
                 const uint64_t* sig = sigs.data() + i * k_minhash_size;
-                if (index->contains_similar(sig)) d.reason = DROP_REASON_NEAR_DUPLICATE;
-                else index->insert(sig);
+                const uint64_t* keys = band_keys.data() + i * n_bands;
+                if (index->contains_similar(sig, keys)) d.reason = DROP_REASON_NEAR_DUPLICATE;
+                else index->insert(sig, keys);
             }
             if (d.reason >= 0) {
                 ++r.removed[d.reason];
@@ -579,10 +592,7 @@ prepare_report prepare_data(const std::vector<std::string>& inputs, const prepar
             kept.push_back(i);
             r.chars_out += d.chars_out;
             ++(d.val ? r.kept_val : r.kept_train);
-            std::string& out = d.val ? val_buf : train_buf;
-            out += "{\"text\": ";
-            append_json_string(out, d.text);
-            out += "}\n";
+            (d.val ? val_buf : train_buf) += d.json;
         }
         train_jsonl.write(train_buf);
         val_jsonl.write(val_buf);
