@@ -218,6 +218,29 @@ std::string normalize_text(std::string_view raw, normalize_stats* stats) {
     return out;
 }
 
+int64_t repair_utf8(std::string& s) {
+    size_t i = 0;
+    while (i < s.size() && uint8_t(s[i]) < 0x80) ++i;  // ASCII prefix: nothing to do
+    int64_t n_invalid = 0;
+    std::string out;
+    size_t copied = 0;  // s[copied, i) still to be appended when something was replaced
+    while (i < s.size()) {
+        const size_t start = i;
+        bool invalid;
+        next_repair(s, i, &invalid);
+        if (!invalid) continue;
+        if (n_invalid++ == 0) out.reserve(s.size() + 16);
+        out.append(s, copied, start - copied);
+        append_utf8(out, k_replacement);
+        copied = i;
+    }
+    if (n_invalid) {
+        out.append(s, copied, s.size() - copied);
+        s.swap(out);
+    }
+    return n_invalid;
+}
+
 char_counts count_chars(std::string_view s) {
     char_counts c;
     size_t i = 0;

@@ -21,6 +21,9 @@ struct normalize_stats {
 // White space here is TAB, LF and the Unicode separators (Zs, Zl, Zp).
 std::string normalize_text(std::string_view raw, normalize_stats* stats = nullptr);
 
+// Replaces each invalid UTF-8 sequence of s by U+FFFD (as normalize_text does); returns how many were replaced.
+int64_t repair_utf8(std::string& s);
+
 // Counts over valid UTF-8 (as normalize_text returns it).
 struct char_counts {
     int64_t n_chars = 0;  // code points

@@ -177,6 +177,7 @@ private:
 
     bool parse_json_line(std::string& doc) {
         std::string problem;
+        r_.invalid_utf8 += repair_utf8(line_);  // JSON must be UTF-8: broken bytes become U+FFFD, as in text files
         try {
             const nlohmann::json j = nlohmann::json::parse(line_);
             if (!j.is_object()) {

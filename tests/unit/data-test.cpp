@@ -185,6 +185,12 @@ TEST(data_normalize, invalid_utf8_replaced_and_counted) {
     EXPECT_EQ(n, 1);
     EXPECT_EQ(norm("ok \xF0\x9F\x98\x80 \xE2\x82\xAC", &n), "ok \xF0\x9F\x98\x80 \xE2\x82\xAC");  // valid
     EXPECT_EQ(n, 0);
+    std::string r = "ok \xE2\x82\xAC \xC3";
+    EXPECT_EQ(repair_utf8(r), 1);
+    EXPECT_EQ(r, "ok \xE2\x82\xAC " + k_fffd);
+    r = "a\xED\xA0\x80z";
+    EXPECT_EQ(repair_utf8(r), 3);
+    EXPECT_EQ(norm("a\xED\xA0\x80z"), r);  // the same replacements as normalize_text
     normalize_stats st;
     normalize_text("\x80\x80x\xF8", &st);
     EXPECT_EQ(st.n_invalid, 3);
@@ -393,9 +399,10 @@ TEST(data_prepare, split_modes_and_jsonl) {
 
     p.text_field = "body";
     const std::string jl = "{\"body\": \"json one\"}\n[1,2]\n\n{\"body\": 7}\n{\"title\": \"x\"}\n{oops\n"
-                           "{\"body\": \"json \\u00e9 two\", \"extra\": true}";
+                           "{\"body\": \"json \\u00e9 two\", \"extra\": true}\n{\"body\": \"raw \xff byte\"}";
     const run_result j = run("jsonl", {jl}, p, nullptr, {".jsonl"});
-    EXPECT_EQ(j.train, (std::vector<std::string>{"json one", "json \xC3\xA9 two"}));
+    EXPECT_EQ(j.train, (std::vector<std::string>{"json one", "json \xC3\xA9 two", "raw " + k_fffd + " byte"}));
+    EXPECT_EQ(j.r.invalid_utf8, 1);
     EXPECT_EQ(j.r.bad_json_lines, 4);
     ASSERT_EQ(j.r.bad_lines.size(), 4u);
     EXPECT_NE(j.r.bad_lines[0].find("in0.jsonl:2: not a JSON object"), std::string::npos) << j.r.bad_lines[0];
