@@ -22,6 +22,35 @@ std::string blk(int64_t l, const char* what) { return "blk." + std::to_string(l)
     fail(errc::ERRC_INVALID_ARGUMENT, "train config: " + field + ": " + problem);
 }
 
+// The training shape of a loaded Llama model; `what` ("training", "LoRA training") names the use in the errors for
+// what the training model does not implement.
+train_config trainable_config(const llama_model& model, const std::string& path, const std::string& what) {
+    const llama_hparams& hp = model.hp;
+    auto unsupported = [&](const std::string& feature) {
+        fail(errc::ERRC_UNSUPPORTED, path + ": " + what + " does not support " + feature);
+    };
+    if (hp.arch != "llama") unsupported("architecture '" + hp.arch + "' (only llama)");
+    if (hp.rope != rope_order::ROPE_ORDER_NORMAL)
+        unsupported("Hugging Face Q/K order (convert the model to GGUF with fathom convert first)");
+    if (hp.scaling != rope_scaling::ROPE_SCALING_NONE || model.w.rope_freqs) unsupported("RoPE scaling");
+    if (hp.n_rot != hp.head_dim) unsupported("partial rotary dimensions");
+    if (hp.head_dim * hp.n_head != hp.n_embd) unsupported("a head dimension other than n_embd / n_head");
+    if (!model.w.layers.empty() && (model.w.layers[0].bq || model.w.layers[0].bk || model.w.layers[0].bv))
+        unsupported("attention biases");
+    train_config c;
+    c.n_vocab = hp.n_vocab;
+    c.n_ctx = hp.n_ctx_train;
+    c.n_embd = hp.n_embd;
+    c.n_layer = hp.n_layer;
+    c.n_head = hp.n_head;
+    c.n_head_kv = hp.n_head_kv;
+    c.n_ff = hp.n_ff;
+    c.norm_eps = hp.norm_eps;
+    c.rope_theta = hp.rope_theta;
+    c.tie_embeddings = model.w.output == model.w.tok_embd;
+    return c;
+}
+
 void resize(std::vector<float>& v, int64_t n) {
     if (int64_t(v.size()) != n) v.assign(size_t(n), 0.0f);
 }
@@ -170,27 +199,7 @@ void train_model::zero_grad() { zero(grads); }
 train_model train_model::from_model_file(const io::model_file& f) {
     const std::string& path = f.path;
     auto model = llama_model::load(f);  // validates shapes and reads the hyper-parameters
-    const llama_hparams& hp = model->hp;
-    auto unsupported = [&](const std::string& what) {
-        fail(errc::ERRC_UNSUPPORTED, path + ": training does not support " + what);
-    };
-    if (hp.arch != "llama") unsupported("architecture '" + hp.arch + "' (only llama)");
-    if (hp.rope != rope_order::ROPE_ORDER_NORMAL)
-        unsupported("Hugging Face Q/K order (convert the model to GGUF with fathom convert first)");
-    if (hp.scaling != rope_scaling::ROPE_SCALING_NONE || model->w.rope_freqs) unsupported("RoPE scaling");
-    if (hp.n_rot != hp.head_dim) unsupported("partial rotary dimensions");
-    if (hp.head_dim * hp.n_head != hp.n_embd) unsupported("a head dimension other than n_embd / n_head");
-    train_config c;
-    c.n_vocab = hp.n_vocab;
-    c.n_ctx = hp.n_ctx_train;
-    c.n_embd = hp.n_embd;
-    c.n_layer = hp.n_layer;
-    c.n_head = hp.n_head;
-    c.n_head_kv = hp.n_head_kv;
-    c.n_ff = hp.n_ff;
-    c.norm_eps = hp.norm_eps;
-    c.rope_theta = hp.rope_theta;
-    c.tie_embeddings = model->w.output == model->w.tok_embd;
+    const train_config c = trainable_config(*model, path, "training");
     train_model m(c);
     for (const param_tensor& t : m.tensors_) {
         const io::tensor_entry* e = model->file.find_tensor(t.name);
@@ -206,8 +215,6 @@ train_model train_model::from_model_file(const io::model_file& f) {
             fail(errc::ERRC_UNSUPPORTED, path + ": tensor '" + t.name + "': training reads 1-D tensors in F32 only");
         }
     }
-    for (const auto& b : {"attn_q.bias", "attn_k.bias", "attn_v.bias"})
-        if (model->file.find_tensor(blk(0, b))) unsupported("attention biases");
     return m;
 }
 
@@ -216,27 +223,7 @@ train_model train_model::for_lora(io::model_file base, const lora_config& lc, ui
     // The base's hyper-parameters and restrictions are from_model_file's; its tensors are not copied.
     const std::string path = base.path;
     std::unique_ptr<llama_model> probe = llama_model::load(std::move(base));
-    const llama_hparams& hp = probe->hp;
-    auto unsupported = [&](const std::string& what) {
-        fail(errc::ERRC_UNSUPPORTED, path + ": LoRA training does not support " + what);
-    };
-    if (hp.arch != "llama") unsupported("architecture '" + hp.arch + "' (only llama)");
-    if (hp.rope != rope_order::ROPE_ORDER_NORMAL)
-        unsupported("Hugging Face Q/K order (convert the model to GGUF with fathom convert first)");
-    if (hp.scaling != rope_scaling::ROPE_SCALING_NONE || probe->w.rope_freqs) unsupported("RoPE scaling");
-    if (hp.n_rot != hp.head_dim || hp.head_dim * hp.n_head != hp.n_embd) unsupported("this head layout");
-    if (probe->w.layers[0].bq) unsupported("attention biases");
-    train_config c;
-    c.n_vocab = hp.n_vocab;
-    c.n_ctx = hp.n_ctx_train;
-    c.n_embd = hp.n_embd;
-    c.n_layer = hp.n_layer;
-    c.n_head = hp.n_head;
-    c.n_head_kv = hp.n_head_kv;
-    c.n_ff = hp.n_ff;
-    c.norm_eps = hp.norm_eps;
-    c.rope_theta = hp.rope_theta;
-    c.tie_embeddings = probe->w.output == probe->w.tok_embd;
+    const train_config c = trainable_config(*probe, path, "LoRA training");
     train_model m(c, no_params{});
     m.lora_ = true;
     m.lcfg_ = lc;

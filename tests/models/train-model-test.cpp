@@ -148,17 +148,16 @@ TEST_P(train_reference, loss_and_every_gradient_match_pytorch) {
 INSTANTIATE_TEST_SUITE_P(heads, train_reference, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "tied" : "untied"; });
 
-TEST(train_model, whole_loss_finite_differences_in_random_directions) {
-    // Independent of PyTorch: d loss / d eps along random unit directions u against grads . u.
-    fixture fx(false);
+// Independent of PyTorch: d loss / d eps along `dirs` random unit directions u of the parameters against grads . u.
+void expect_directional_derivatives(fixture& fx, int dirs, uint32_t seed) {
     thread_pool pool(2);
     fx.m.forward(pool, fx.tokens.data(), fx.targets.data(), fx.b, fx.t);
     fx.m.zero_grad();
     fx.m.backward(pool);
     const std::vector<float> p0 = fx.m.params, g = fx.m.grads;
-    std::mt19937 rng(9);
+    std::mt19937 rng(seed);
     std::normal_distribution<float> nd(0.0f, 1.0f);
-    for (int dir = 0; dir < 4; ++dir) {
+    for (int dir = 0; dir < dirs; ++dir) {
         std::vector<float> u(p0.size());
         double norm = 0;
         for (float& v : u) {
@@ -175,6 +174,12 @@ TEST(train_model, whole_loss_finite_differences_in_random_directions) {
         const double fd = (loss_at(eps) - loss_at(-eps)) / (2.0 * double(eps));
         EXPECT_NEAR(gu, fd, 2e-3 + 2e-2 * std::fabs(fd)) << "direction " << dir;
     }
+    fx.m.params = p0;
+}
+
+TEST(train_model, whole_loss_finite_differences_in_random_directions) {
+    fixture fx(false);
+    expect_directional_derivatives(fx, 4, 9);
 }
 
 TEST(train_model, forward_matches_the_inference_engine_and_gguf_round_trips) {
@@ -371,26 +376,7 @@ TEST(train_lora, quantised_base_adapter_file_and_errors) {
 TEST(train_lora, finite_differences_of_the_adapter_loss) {
     fixture base(false);
     fixture fx(random_adapter(base, {"k", "gate", "up"}), base);
-    thread_pool pool(2);
-    fx.m.forward(pool, fx.tokens.data(), fx.targets.data(), fx.b, fx.t);
-    fx.m.zero_grad();
-    fx.m.backward(pool);
-    const std::vector<float> p0 = fx.m.params, g = fx.m.grads;
-    std::mt19937 rng(10);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> u(p0.size());
-    double norm = 0, gu = 0;
-    for (float& v : u) {
-        v = nd(rng);
-        norm += double(v) * double(v);
-    }
-    for (size_t i = 0; i < u.size(); ++i) gu += double(g[i]) * (u[i] /= float(std::sqrt(norm)));
-    auto loss_at = [&](float s) {
-        for (size_t i = 0; i < u.size(); ++i) fx.m.params[i] = p0[i] + s * u[i];
-        return double(fx.m.forward(pool, fx.tokens.data(), fx.targets.data(), fx.b, fx.t));
-    };
-    const double fd = (loss_at(1e-2f) - loss_at(-1e-2f)) / 2e-2;
-    EXPECT_NEAR(gu, fd, 2e-3 + 2e-2 * std::fabs(fd));
+    expect_directional_derivatives(fx, 2, 10);
 }
 
 }  // namespace
