@@ -84,10 +84,13 @@ std::string corpus(int n, uint32_t seed) {
     return s;
 }
 
-// Trains a small byte-level BPE through the C API; BOS is <|im_start|> (so it is added), EOS <|endoftext|>.
-fs::path make_tokenizer(const fs::path& text) {
+// Trains a small byte-level BPE through the C API on its own text (so any test may run alone, as ctest runs them);
+// BOS is <|im_start|> (so it is added), EOS <|endoftext|>.
+fs::path make_tokenizer() {
     const fs::path out = scratch() / "tok.gguf";
     if (fs::exists(out)) return out;
+    const fs::path text = scratch() / "tok-train.txt";
+    std::ofstream(text, std::ios::binary) << corpus(400, 1);
     fathom_tokenizer_train_options o;
     fathom_tokenizer_train_options_init(&o);
     o.vocab_size = 400;
@@ -136,7 +139,7 @@ std::vector<int32_t> read_shards(const fs::path& dir, const nlohmann::json& list
 TEST(DataPrepareCli, ShardsDecodeToTheKeptDocuments) {
     const fs::path a = scratch() / "a.txt", out = scratch() / "out-tok";
     std::ofstream(a, std::ios::binary) << corpus(400, 1);
-    const fs::path tok = make_tokenizer(a);
+    const fs::path tok = make_tokenizer();
     const result r = fathom_cli({"data", "prepare", a.string(), "-o", out.string(), "--tokenizer", tok.string(),
                                  "--val-fraction", "0.2", "--shard-tokens", "3000", "-t", "2"});
     ASSERT_EQ(r.rc, 0) << r.err;
@@ -179,7 +182,7 @@ TEST(DataPrepareCli, SameOutputForOneAndTwoThreads) {
     const fs::path a = scratch() / "b.txt", j = scratch() / "c.jsonl";
     std::ofstream(a, std::ios::binary) << corpus(1500, 2);
     std::ofstream(j, std::ios::binary) << "{\"text\": \"A JSON line with enough text in it.\"}\n{oops\n";
-    const fs::path tok = make_tokenizer(scratch() / "a.txt");
+    const fs::path tok = make_tokenizer();
     const fs::path o1 = scratch() / "det-1", o2 = scratch() / "det-2";
     const result r1 = fathom_cli({"data", "prepare", a.string(), j.string(), "-o", o1.string(), "--tokenizer",
                                   tok.string(), "--shard-tokens", "5000", "-t", "1"});
