@@ -12,7 +12,7 @@ DEPS := build-essential cmake g++ clang libclang-rt-14-dev pkg-config libgtest-d
         nlohmann-json3-dev libopenblas-dev python3 python3-numpy python3-regex python3-torch libpcre2-dev \
         libutf8proc-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEFAULT_MODEL := $(BUILD)/models/default-untrained-llama.gguf
+DEFAULT_MODEL := models/fathom-tiny/fathom-tiny.gguf
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps build run test test-sanitize fuzz bench clean
@@ -30,14 +30,9 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
-$(DEFAULT_MODEL): | build
-	@mkdir -p $(dir $@)
-	$(BUILD)/fathom synth --arch llama --shape llama-125m --seed 1 -o $@
-
-run: build $(DEFAULT_MODEL)
-	@echo "NOTE: the default model is UNTRAINED (random weights, synthesised by 'fathom synth'); output is not meaningful text."
+run: build
 	$(BUILD)/fathom info $(DEFAULT_MODEL)
-	$(BUILD)/fathom run -m $(DEFAULT_MODEL) --prompt-ids 1,450,4996,17354,1701,432 -n 32 --temp 0.8 --seed 42
+	$(BUILD)/fathom run -m $(DEFAULT_MODEL) -p "And it came to pass" -n 64 --temp 0.7 --seed 42
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2
