@@ -134,6 +134,35 @@ constexpr size_t code_offset() { return K == r16::Q4_1 ? 64 : 32; }
 // Q8_0 / IQ4_NL: the signed weight value w (codes XOR 0x80, or the IQ4_NL level) as |w| times sign(x, w); a pair
 // is at most 2 * 128 * 127 (activation codes must stay within +-127, as the quantiser writes them), and each maddubs
 // goes through madd to int32 at once. The panel's sum word is not needed.
+// One 32-element block of IQ4_NL codes (4 x 64 B words, half h of the group at codes + 32 h) times T tokens of the
+// panel block xb, added into isum. The levels reach -127, which maddubs' unsigned operand cannot hold, so the signs
+// move onto the activations and maddubs sees |level|; every sum stays exact. Used by the IQ4_NL and IQ4_XS tiles.
+template <int H, int T>
+inline void iq4nl_block_sums(const uint8_t* codes, const uint8_t* xb, __m256i levels, __m256i m4, __m256i ones,
+                             __m256i (&isum)[H][T]) {
+    for (int j = 0; j < 4; ++j) {
+        __m256i wl[H], wh[H], al[H], ah[H];
+        for (int h = 0; h < H; ++h) {
+            const __m256i v = load256(codes + 64 * j + 32 * h);
+            wl[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, m4));
+            wh[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+            al[h] = _mm256_abs_epi8(wl[h]);
+            ah[h] = _mm256_abs_epi8(wh[h]);
+        }
+        for (int t = 0; t < T; ++t) {
+            const __m256i xl = bcast32(xb + 32 * t + 4 * j);
+            const __m256i xh = bcast32(xb + 32 * t + 16 + 4 * j);
+            for (int h = 0; h < H; ++h) {
+                const __m256i pl = _mm256_maddubs_epi16(al[h], _mm256_sign_epi8(xl, wl[h]));
+                const __m256i ph = _mm256_maddubs_epi16(ah[h], _mm256_sign_epi8(xh, wh[h]));
+                const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
+                isum[h][t] = _mm256_add_epi32(isum[h][t], s);
+                chain(isum[h][t]);
+            }
+        }
+    }
+}
+
 template <r16 K, int H, int T>
 void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, float* y, int64_t ldy, int valid,
           const uint8_t* pf) {
@@ -202,27 +231,7 @@ void tile(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t nb, floa
         } else {
             const __m256i levels =
                 _mm256_broadcastsi128_si256(load128(reinterpret_cast<const uint8_t*>(quant::k_iq4nl)));
-            for (int j = 0; j < 4; ++j) {
-                __m256i wl[H], wh[H], al[H], ah[H];
-                for (int h = 0; h < H; ++h) {
-                    const __m256i v = load256(codes + 64 * j + 32 * h);
-                    wl[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, m4));
-                    wh[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-                    al[h] = _mm256_abs_epi8(wl[h]);
-                    ah[h] = _mm256_abs_epi8(wh[h]);
-                }
-                for (int t = 0; t < T; ++t) {
-                    const __m256i xl = bcast32(xb + 32 * t + 4 * j);
-                    const __m256i xh = bcast32(xb + 32 * t + 16 + 4 * j);
-                    for (int h = 0; h < H; ++h) {
-                        const __m256i pl = _mm256_maddubs_epi16(al[h], _mm256_sign_epi8(xl, wl[h]));
-                        const __m256i ph = _mm256_maddubs_epi16(ah[h], _mm256_sign_epi8(xh, wh[h]));
-                        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
-                        isum[h][t] = _mm256_add_epi32(isum[h][t], s);
-                        chain(isum[h][t]);
-                    }
-                }
-            }
+            iq4nl_block_sums<H, T>(codes, xb, levels, m4, ones, isum);
         }
         __m256 dw[H];
         for (int h = 0; h < H; ++h) dw[h] = _mm256_cvtph_ps(load128(blk + 16 * (h0 + h)));
@@ -406,27 +415,7 @@ void tile_iq4_xs(const uint8_t* wg, int h0, const uint8_t* xp, int t0, int64_t n
             __m256i isum[H][T];
             for (int h = 0; h < H; ++h)
                 for (int t = 0; t < T; ++t) isum[h][t] = _mm256_setzero_si256();
-            for (int w = 0; w < 4; ++w) {
-                __m256i wl[H], wh[H], al[H], ah[H];
-                for (int h = 0; h < H; ++h) {
-                    const __m256i v = load256(codes + 64 * w + 32 * h);
-                    wl[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, m4));
-                    wh[h] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-                    al[h] = _mm256_abs_epi8(wl[h]);
-                    ah[h] = _mm256_abs_epi8(wh[h]);
-                }
-                for (int t = 0; t < T; ++t) {
-                    const __m256i xl = bcast32(xb + 32 * t + 4 * w);
-                    const __m256i xh = bcast32(xb + 32 * t + 16 + 4 * w);
-                    for (int h = 0; h < H; ++h) {
-                        const __m256i pl = _mm256_maddubs_epi16(al[h], _mm256_sign_epi8(xl, wl[h]));
-                        const __m256i ph = _mm256_maddubs_epi16(ah[h], _mm256_sign_epi8(xh, wh[h]));
-                        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
-                        isum[h][t] = _mm256_add_epi32(isum[h][t], s);
-                        chain(isum[h][t]);
-                    }
-                }
-            }
+            iq4nl_block_sums<H, T>(codes, xb, levels, m4, ones, isum);
             for (int h = 0; h < H; ++h) {
                 const __m128i ls = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 32 + 16 * j + 8 * (h0 + h)));
                 const __m256i sc = _mm256_sub_epi32(_mm256_cvtepu8_epi32(ls), _mm256_set1_epi32(32));
