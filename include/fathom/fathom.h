@@ -497,6 +497,8 @@ typedef struct fathom_train_progress {
     const char* out_dir;   /* the run's output folder (config "out"); valid during the call */
 } fathom_train_progress;
 typedef void (*fathom_train_progress_fn)(const fathom_train_progress* p, void* user_data);
+/* Polled after every step; non-zero asks the run to stop there (see fathom_train_options.should_stop). */
+typedef int32_t (*fathom_train_stop_fn)(void* user_data);
 
 typedef struct fathom_train_options {
     size_t struct_size;
@@ -506,6 +508,9 @@ typedef struct fathom_train_options {
     fathom_train_progress_fn progress; /* called from the calling thread after each step; may be NULL (default) */
     void* progress_user_data;
     int64_t stop_after;       /* > 0: stop after this step, writing a checkpoint, as if interrupted; default 0 */
+    fathom_train_stop_fn should_stop; /* polled (with progress_user_data) after each step; non-zero: stop after that
+                                         step, writing a checkpoint, and return FATHOM_OK (a later run with resume
+                                         continues). How `fathom train` keeps its progress on Ctrl-C. May be NULL. */
 } fathom_train_options;
 /* Fills opts with defaults and sets struct_size. */
 FATHOM_API void fathom_train_options_init(fathom_train_options* opts);

@@ -27,6 +27,7 @@ extern "C" void fathom_train_options_init(fathom_train_options* opts) {
     opts->progress = nullptr;
     opts->progress_user_data = nullptr;
     opts->stop_after = 0;
+    opts->should_stop = nullptr;
 }
 
 extern "C" fathom_status fathom_train(const fathom_train_options* opts) {
@@ -67,6 +68,7 @@ extern "C" fathom_status fathom_train(const fathom_train_options* opts) {
                 o.progress(&c, o.progress_user_data);
             };
         }
+        if (o.should_stop) ro.should_stop = [&] { return o.should_stop(o.progress_user_data) != 0; };
         const train::run_result r = train::run_training(cfg, ro);
         char line[512];
         if (r.model_path.empty())

@@ -645,12 +645,13 @@ run_result run_training(const run_config& cfg, const run_options& opts) {
         }
         log.flush();
         if (!log) fail(errc::ERRC_IO, log_path + ": write failed");
-        const bool stop = opts.stop_after > 0 && s >= opts.stop_after && s < cfg.steps;
-        if (s == cfg.steps || stop || (cfg.checkpoint_every > 0 && s % cfg.checkpoint_every == 0))
-            save_checkpoint(ckpt_path, *model, opt.m, opt.v, s, elapsed(), cfg.text, &tok_src, cfg.name);
         res.step = s;
         res.train_loss = loss;
         if (opts.on_progress) opts.on_progress(p);
+        const bool stop = s < cfg.steps && ((opts.stop_after > 0 && s >= opts.stop_after) ||
+                                            (opts.should_stop && opts.should_stop()));
+        if (s == cfg.steps || stop || (cfg.checkpoint_every > 0 && s % cfg.checkpoint_every == 0))
+            save_checkpoint(ckpt_path, *model, opt.m, opt.v, s, elapsed(), cfg.text, &tok_src, cfg.name);
         if (stop) return res;
     }
 

@@ -99,6 +99,9 @@ struct run_options {
     bool resume = false;       // or the config's "resume"
     int64_t stop_after = 0;    // > 0: stop after this step (writing a checkpoint), as if interrupted there
     std::function<void(const progress&)> on_progress;  // after every step
+    // Polled after every step (after on_progress); true: stop there, writing a checkpoint, as stop_after does. How
+    // an interrupted command (Ctrl-C) keeps the steps it has done.
+    std::function<bool()> should_stop;
 };
 
 struct run_result {

@@ -3,7 +3,13 @@
 // deterministic, a run interrupted and resumed reproduces the uninterrupted one bit for bit, gradient accumulation
 // matches one large batch, and bad configs fail with one line naming the file and key.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -11,6 +17,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/chat-test-util.h"
@@ -505,6 +512,68 @@ TEST(TrainCli, TrainsResumesAndReports) {
     r = chat_test::run_cli({"train"});
     EXPECT_EQ(r.rc, 2);
     EXPECT_NE(r.err.find("missing --config FILE"), std::string::npos) << r.err;
+}
+
+// Ctrl-C during `fathom train`: the step in flight finishes, a checkpoint is written, the command says so and exits
+// 130, and --resume continues from that step.
+TEST(TrainCli, InterruptKeepsProgressInACheckpoint) {
+    const fs::path out = scratch() / "sigint";
+    fs::remove_all(out);
+    json j = short_config(out.string());
+    j["steps"] = 100000;  // runs until interrupted
+    j["log_every"] = 1;
+    j["eval_every"] = 0;
+    j["checkpoint_every"] = 0;
+    const std::string cfg = write_config("sigint", j);
+    const std::string so = (scratch() / "sigint-out.txt").string(), se = (scratch() / "sigint-err.txt").string();
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, so.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, se.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> args = {FATHOM_CLI, "train", "--config", cfg, "-t", "2"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    ASSERT_EQ(posix_spawn(&pid, FATHOM_CLI, &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+
+    // wait for three logged steps, then interrupt
+    const auto t0 = std::chrono::steady_clock::now();
+    auto waited = [&] { return std::chrono::steady_clock::now() - t0 > std::chrono::seconds(120); };
+    while (!waited() && (!fs::exists(out / "log.jsonl") || read_log(out.string()).size() < 3))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(kill(pid, SIGINT), 0);
+    int status = 0;
+    pid_t done = 0;
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && !waited())
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        FAIL() << "fathom train did not stop within 120 s of SIGINT";
+    }
+    ASSERT_TRUE(WIFEXITED(status)) << "ended by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    EXPECT_EQ(WEXITSTATUS(status), 130) << chat_test::slurp(se);
+
+    const std::vector<json> log = read_log(out.string());
+    ASSERT_GE(log.size(), 3u);
+    const int64_t last = log.back()["step"].get<int64_t>();
+    const std::string said = chat_test::slurp(so);
+    EXPECT_NE(said.find("interrupted after step " + std::to_string(last) + " of 100000; checkpoint: "),
+              std::string::npos)
+        << said;
+    EXPECT_TRUE(fs::exists(out / "checkpoint.gguf"));
+    EXPECT_FALSE(fs::exists(out / "model.gguf"));
+
+    // the checkpoint is at that step: a resumed run takes exactly one more step before --stop-after stops it
+    chat_test::result r =
+        chat_test::run_cli({"train", "--config", cfg, "--resume", "--stop-after", std::to_string(last + 1)});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.out.find("stopped after step " + std::to_string(last + 1) + " of 100000"), std::string::npos) << r.out;
+    EXPECT_EQ(read_log(out.string()).size(), log.size() + 1);
 }
 
 }  // namespace

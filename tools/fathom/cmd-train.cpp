@@ -1,4 +1,5 @@
 // `fathom train --config FILE`: trains a model from a JSON run configuration, with a progress bar on a terminal.
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -96,6 +97,31 @@ struct display {
 
 void on_progress(const fathom_train_progress* p, void* user) { static_cast<display*>(user)->on(p); }
 
+// Ctrl-C (SIGINT) or SIGTERM: the step in flight finishes, a checkpoint is written and the command exits 130.
+// The handlers reset themselves, so a second signal ends the process at once.
+volatile sig_atomic_t g_interrupted = 0;
+void on_signal(int) { g_interrupted = 1; }
+int32_t should_stop(void*) { return g_interrupted ? 1 : 0; }
+
+struct signal_guard {
+    struct sigaction old_int {}, old_term {};
+    signal_guard() {
+        g_interrupted = 0;
+        struct sigaction sa {};
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+    }
+    ~signal_guard() {
+        sigaction(SIGINT, &old_int, nullptr);
+        sigaction(SIGTERM, &old_term, nullptr);
+    }
+    signal_guard(const signal_guard&) = delete;
+    signal_guard& operator=(const signal_guard&) = delete;
+};
+
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
@@ -123,7 +149,12 @@ int cmd_train(int argc, char** argv) {
     o.stop_after = stop_after;
     o.progress = on_progress;
     o.progress_user_data = &d;
-    const fathom_status s = fathom_train(&o);
+    o.should_stop = should_stop;
+    fathom_status s;
+    {
+        signal_guard guard;
+        s = fathom_train(&o);
+    }
     d.end_line();
     check(s);
 
@@ -133,9 +164,10 @@ int cmd_train(int argc, char** argv) {
     }
     const std::string sep = d.out_dir.empty() || d.out_dir.back() == '/' ? "" : "/";
     if (d.step < d.total) {
-        std::printf("stopped after step %lld of %lld; checkpoint: %s%scheckpoint.gguf\n", static_cast<long long>(d.step),
+        std::printf("%s after step %lld of %lld; checkpoint: %s%scheckpoint.gguf (continue with --resume)\n",
+                    g_interrupted ? "interrupted" : "stopped", static_cast<long long>(d.step),
                     static_cast<long long>(d.total), d.out_dir.c_str(), sep.c_str());
-        return 0;
+        return g_interrupted ? 130 : 0;
     }
     if (!std::isnan(d.last_val))
         std::printf("final validation loss %.4f, perplexity %.2f\n", double(d.last_val), std::exp(double(d.last_val)));
