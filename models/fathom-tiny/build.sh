@@ -13,6 +13,7 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mkdir -p "$1" && cd "$1" && pwd)
 fathom=${2:-$here/../../build/fathom}
+[[ $fathom == /* ]] || fathom=$PWD/$fathom
 threads=${THREADS:-2}
 export LC_ALL=C.UTF-8
 
