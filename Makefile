@@ -9,7 +9,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 DEPS := build-essential cmake g++ clang libclang-rt-14-dev pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
-        nlohmann-json3-dev libopenblas-dev python3 python3-numpy python3-regex python3-torch libpcre2-dev \
+        nlohmann-json3-dev libopenblas-dev python3 python3-numpy python3-regex python3-torch python3-nltk libpcre2-dev \
         libutf8proc-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEFAULT_MODEL := models/fathom-tiny/fathom-tiny.gguf

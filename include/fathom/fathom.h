@@ -604,6 +604,56 @@ FATHOM_API void fathom_lora_merge_options_init(fathom_lora_merge_options* opts);
 FATHOM_API fathom_status fathom_lora_merge(const char* base_path, const char* dst_path,
                                            const fathom_lora_merge_options* opts);
 
+/* ------------------------------------------------------------------ evaluation */
+
+/* Called while fathom_eval runs: stage ("perplexity", "choices", "generate", "latency"), units done, total. */
+typedef void (*fathom_eval_progress_fn)(const char* stage, int64_t done, int64_t total, void* user_data);
+
+typedef struct fathom_eval_options {
+    size_t struct_size;
+    const fathom_model* reference; /* KL divergence and top-1 agreement against this model (same vocabulary), on the
+                                      perplexity text; NULL (default) = none */
+    const char* text_path;         /* UTF-8 text for perplexity; NULL (default) = skip */
+    int64_t n_ctx;                 /* perplexity chunk length; 0 (default) = min(512, the model's context) */
+    int64_t max_chunks;            /* 0 (default) = all whole chunks */
+    const char* mc_path;           /* multiple-choice JSONL {"context", "choices": [...], "label"}; NULL = skip */
+    const char* gen_path;          /* JSONL {"prompt", "reference"} for BLEU-4 / ROUGE-L; NULL = skip */
+    const char* gen_text_path;     /* or held-out text to cut prompts and references from; NULL = skip */
+    int64_t gen_items;             /* items cut from gen_text_path; default 32 */
+    int64_t gen_prompt_tokens;     /* prompt length of those items; default 64 */
+    int64_t gen_tokens;            /* tokens to generate (and reference length for gen_text_path); default 32;
+                                      0 with gen_path = each reference's token count */
+    int32_t latency;               /* 1: measure time to first token and per-token latency; default 0 */
+    int64_t latency_prompt_tokens; /* default 128 */
+    int64_t latency_gen_tokens;    /* default 64 */
+    int32_t latency_reps;          /* default 3 */
+    int32_t with_outputs;          /* 1: the JSON keeps the generated texts; default 0 */
+    int32_t n_threads;             /* 0 (default) = physical cores */
+    fathom_eval_progress_fn progress; /* may be NULL */
+    void* progress_user_data;
+} fathom_eval_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_eval_options_init(fathom_eval_options* opts);
+
+typedef struct fathom_eval_result fathom_eval_result; /* the measurements of one fathom_eval call */
+
+/* Evaluates a model: perplexity computed as llama.cpp's perplexity tool does (non-overlapping chunks of n_ctx
+ * tokens, the first replaced by BOS, the second half of each chunk scored), KL divergence / top-1 agreement against
+ * a reference, multiple-choice accuracy, BLEU-4 (13a tokens, corpus level) and ROUGE-L of greedy continuations,
+ * latency, and the process's peak resident memory. Errors name the file, line or option. */
+FATHOM_API fathom_status fathom_eval(const fathom_model* model, const fathom_eval_options* opts,
+                                     fathom_eval_result** out);
+/* The result as a JSON object (sections model, system, reference, perplexity, choices, generation, latency,
+ * memory; those not measured are absent); valid until the result is freed. */
+FATHOM_API const char* fathom_eval_result_json(const fathom_eval_result* result);
+/* NULL is a no-op. */
+FATHOM_API void fathom_eval_result_free(fathom_eval_result* result);
+/* Writes a self-contained HTML report (tables and inline SVG plots: perplexity and KL divergence against bits per
+ * weight, per-layer sensitivity when a result carries it) from n JSON results (fathom_eval_result_json texts, or
+ * JSON arrays of them). title may be NULL. */
+FATHOM_API fathom_status fathom_eval_report_html(const char* const* results_json, int32_t n, const char* title,
+                                                 const char* out_path);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -421,5 +421,68 @@ inline void synth(const fathom_synth_options& opts, const std::string& out_path)
     check(fathom_synth(&opts, out_path.c_str()));
 }
 
+inline fathom_eval_options default_eval_options() {
+    fathom_eval_options o;
+    fathom_eval_options_init(&o);
+    return o;
+}
+
+// Evaluates a model (see fathom_eval); returns the result as JSON text. opts.reference may point at another model.
+inline std::string evaluate(const model& m, const fathom_eval_options& opts = default_eval_options()) {
+    fathom_eval_result* r = nullptr;
+    check(fathom_eval(m.get(), &opts, &r));
+    std::string json = fathom_eval_result_json(r);
+    fathom_eval_result_free(r);
+    return json;
+}
+
+// Writes the HTML report of JSON results (see fathom_eval_report_html).
+inline void eval_report_html(const std::vector<std::string>& results_json, const std::string& title,
+                             const std::string& out_path) {
+    std::vector<const char*> p(results_json.size());
+    for (size_t i = 0; i < p.size(); ++i) p[i] = results_json[i].c_str();
+    check(fathom_eval_report_html(p.data(), int32_t(p.size()), title.c_str(), out_path.c_str()));
+}
+
+inline fathom_train_options default_train_options() {
+    fathom_train_options o;
+    fathom_train_options_init(&o);
+    return o;
+}
+
+// Trains as the JSON config at opts.config_path says (see fathom_train).
+inline void train(const fathom_train_options& opts) { check(fathom_train(&opts)); }
+
+inline fathom_tune_options default_tune_options() {
+    fathom_tune_options o;
+    fathom_tune_options_init(&o);
+    return o;
+}
+
+// Trains a LoRA adapter on a frozen base (see fathom_tune) and returns the before / after validation losses.
+inline fathom_tune_result tune(const fathom_tune_options& opts) {
+    fathom_tune_result r;
+    std::memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    check(fathom_tune(&opts, &r));
+    return r;
+}
+
+// Writes base_path with LoRA adapters merged (scales empty = all 1; type "" = each base tensor's own type).
+inline void lora_merge(const std::string& base_path, const std::string& dst_path, const std::vector<std::string>& adapters,
+                       const std::vector<float>& scales = {}, const std::string& type = "", int32_t n_threads = 0) {
+    if (!scales.empty() && scales.size() != adapters.size()) throw error(FATHOM_ERR_INVALID_ARGUMENT, "lora_merge: one scale per adapter");
+    std::vector<const char*> a(adapters.size());
+    for (size_t i = 0; i < a.size(); ++i) a[i] = adapters[i].c_str();
+    fathom_lora_merge_options o;
+    fathom_lora_merge_options_init(&o);
+    o.adapters = a.data();
+    o.n_adapters = int32_t(a.size());
+    o.scales = scales.empty() ? nullptr : scales.data();
+    o.type = type.c_str();
+    o.n_threads = n_threads;
+    check(fathom_lora_merge(base_path.c_str(), dst_path.c_str(), &o));
+}
+
 }  // namespace cxx_api
 }  // namespace fathom

@@ -6,6 +6,11 @@ reference logits for them with a plain float64 implementation (no torch).
                     [--tokens 1,2,3 --logits FILE]
   llama_ref.py logits --model DIR --tokens 1,2,3 --out FILE
   llama_ref.py variants
+  llama_ref.py ppl --model DIR [--ref DIR] --tokens 1,2,3 --ctx N [--bos ID]
+
+`ppl` prints JSON: perplexity as llama.cpp's perplexity tool computes it (non-overlapping chunks of N tokens, the
+first token of each replaced by BOS when given, positions N/2 .. N-2 scoring the next token), and with --ref the
+mean KL(ref || model) and top-1 agreement on the same positions, all in float64.
 
 `make` writes config.json + model.safetensors (or two shards + model.safetensors.index.json) with its own
 safetensors writer; with --tokens it then reads the folder back (so F16/BF16 models use their rounded weights)
@@ -302,6 +307,35 @@ def compute_logits(model_dir, tokens, out):
     write_logits(out, forward(cfg, W, tokens))
 
 
+def log_softmax(x):
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def perplexity(model_dir, ref_dir, tokens, n_ctx, bos):
+    cfg, W = read_folder(model_dir)
+    ref = read_folder(ref_dir) if ref_dir else None
+    first = n_ctx // 2
+    nll, kld, agree = [], [], []
+    for c in range(len(tokens) // n_ctx):
+        chunk = list(tokens[c * n_ctx:(c + 1) * n_ctx])
+        if bos is not None:
+            chunk[0] = bos
+        lp = log_softmax(forward(cfg, W, chunk))
+        targets = tokens[c * n_ctx + first + 1:(c + 1) * n_ctx]
+        rows = np.arange(first, n_ctx - 1)
+        nll.extend(-lp[rows, targets])
+        if ref is not None:
+            lr = log_softmax(forward(ref[0], ref[1], chunk))
+            kld.extend((np.exp(lr[rows]) * (lr[rows] - lp[rows])).sum(axis=-1))
+            agree.extend(lp[rows].argmax(axis=-1) == lr[rows].argmax(axis=-1))
+    out = {"ppl": math.exp(float(np.mean(nll))), "tokens_scored": len(nll)}
+    if ref is not None:
+        out["kld_mean"] = float(np.mean(kld))
+        out["top1_agreement"] = float(np.mean(agree))
+    print(json.dumps(out))
+
+
 def parse_tokens(s):
     return [int(t) for t in s.split(",") if t.strip()]
 
@@ -322,6 +356,12 @@ def main(argv):
     lg.add_argument("--tokens", required=True)
     lg.add_argument("--out", required=True)
     sub.add_parser("variants")
+    pp = sub.add_parser("ppl")
+    pp.add_argument("--model", required=True)
+    pp.add_argument("--ref")
+    pp.add_argument("--tokens", required=True)
+    pp.add_argument("--ctx", type=int, required=True)
+    pp.add_argument("--bos", type=int)
     a = ap.parse_args(argv)
 
     if a.cmd == "variants":
@@ -332,6 +372,8 @@ def main(argv):
         make_model(a.variant, a.out, a.dtype, a.shards, a.seed)
         if a.tokens:
             compute_logits(a.out, parse_tokens(a.tokens), a.logits)
+    elif a.cmd == "ppl":
+        perplexity(a.model, a.ref, parse_tokens(a.tokens), a.ctx, a.bos)
     else:
         compute_logits(a.model, parse_tokens(a.tokens), a.out)
     return 0

@@ -81,10 +81,12 @@ void arg_parser::positional(const std::string& metavar, const std::string& help,
     positionals_.push_back(pos{metavar, help, out});
 }
 
-void arg_parser::positional_list(const std::string& metavar, const std::string& help, std::vector<std::string>* out) {
+void arg_parser::positional_list(const std::string& metavar, const std::string& help, std::vector<std::string>* out,
+                                 bool optional) {
     rest_metavar_ = metavar;
     rest_help_ = help;
     rest_ = out;
+    rest_optional_ = optional;
 }
 
 arg_parser::opt* arg_parser::find(const std::string& name) {
@@ -154,7 +156,7 @@ bool arg_parser::parse_impl(int argc, char** argv, int first) {
         else throw usage_error("unexpected argument '" + a + "'");
     }
     if (n_pos < positionals_.size()) throw usage_error("missing argument " + positionals_[n_pos].metavar);
-    if (rest_ && rest_->empty()) throw usage_error("missing argument " + rest_metavar_);
+    if (rest_ && rest_->empty() && !rest_optional_) throw usage_error("missing argument " + rest_metavar_);
     return true;
 }
 

@@ -38,8 +38,9 @@ public:
     void option(const std::string& names, const std::string& metavar, const std::string& help,
                 std::vector<std::string>* out);
     void positional(const std::string& metavar, const std::string& help, std::string* out);
-    // One or more further positionals after the single ones (e.g. FILES...), collected in order.
-    void positional_list(const std::string& metavar, const std::string& help, std::vector<std::string>* out);
+    // One or more (zero or more when optional) further positionals after the single ones (e.g. FILES...), in order.
+    void positional_list(const std::string& metavar, const std::string& help, std::vector<std::string>* out,
+                         bool optional = false);
 
     // Parses argv[first..argc). Returns false when --help was given (help already printed to stdout).
     // Throws usage_error for unknown options, missing values, bad numbers, missing or extra positionals.
@@ -73,6 +74,7 @@ private:
     std::vector<pos> positionals_;
     std::string rest_metavar_, rest_help_;
     std::vector<std::string>* rest_ = nullptr;  // positional_list target, or null
+    bool rest_optional_ = false;
 };
 
 // Number parsing with usage errors naming the option: "-n: 'abc' is not an integer".
@@ -100,6 +102,7 @@ int cmd_quantize(int argc, char** argv);
 int cmd_tokenizer(int argc, char** argv);  // "fathom tokenizer train ..."
 int cmd_train(int argc, char** argv);
 int cmd_tune(int argc, char** argv);
+int cmd_eval(int argc, char** argv);       // "fathom eval ..."
 int cmd_data(int argc, char** argv);       // "fathom data prepare ..."
 int cmd_lora(int argc, char** argv);       // "fathom lora merge ..."
 

@@ -21,6 +21,7 @@ const char* k_usage =
     "  data      clean, deduplicate, split and tokenize training text (fathom data prepare)\n"
     "  train     train a model on token shards from a JSON config\n"
     "  tune      train a LoRA adapter on a frozen base model (QLoRA-style on quantised bases)\n"
+    "  eval      perplexity, KL divergence, accuracy, BLEU / ROUGE-L, latency; JSON and HTML report\n"
     "  convert   convert a Hugging Face folder to GGUF\n"
     "  quantize  write a quantised GGUF (q4_0 ... q8_0, K-quants, IQ4, Q4_K_M-style mixes)\n"
     "  synth     write an untrained random-weight model of a named shape\n"
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
     else if (cmd == "data") fn = cmd_data;
     else if (cmd == "train") fn = cmd_train;
     else if (cmd == "tune") fn = cmd_tune;
+    else if (cmd == "eval") fn = cmd_eval;
     else if (cmd == "convert") fn = cmd_convert;
     else if (cmd == "quantize") fn = cmd_quantize;
     else if (cmd == "synth") fn = cmd_synth;
