@@ -441,6 +441,9 @@ typedef struct fathom_quantize_options {
     int32_t n_tensor_types;
     int32_t n_threads;        /* 0 = physical cores */
     int32_t allow_requantize; /* 0 (default): a source that is already quantised is refused */
+    const char* imatrix_path; /* importance data from fathom_calibrate (llama.cpp's GGUF imatrix): each element's squared
+                                 error is weighted by its column's mean squared activation when scales are chosen;
+                                 NULL (default) = none */
 } fathom_quantize_options;
 /* Fills opts with defaults and sets struct_size. */
 FATHOM_API void fathom_quantize_options_init(fathom_quantize_options* opts);
@@ -455,6 +458,7 @@ typedef struct fathom_quantize_stats {
     int64_t n_quantized;        /* of which in a quantised block type */
     int64_t n_fallback;         /* tensors whose row length did not fit the wanted type's block (a close type used) */
     double seconds;             /* wall time */
+    int64_t n_importance;       /* quantised tensors whose scales used imatrix_path's data */
 } fathom_quantize_stats;
 
 /* Quantises a model (GGUF F32/F16/BF16 file or Hugging Face folder) at src into a GGUF file at dst. 2-D weights
@@ -603,6 +607,27 @@ FATHOM_API void fathom_lora_merge_options_init(fathom_lora_merge_options* opts);
  * computed in F32 from the dequantised base weight. opts is required (it names the adapters). */
 FATHOM_API fathom_status fathom_lora_merge(const char* base_path, const char* dst_path,
                                            const fathom_lora_merge_options* opts);
+
+/* ------------------------------------------------------------------ calibration */
+
+typedef struct fathom_calibrate_options {
+    size_t struct_size;
+    const char* const* data;  /* UTF-8 text files (required, n_data >= 1), concatenated */
+    int32_t n_data;
+    int64_t n_ctx;            /* tokens per chunk; 0 (default) = min(512, the model's context) */
+    int64_t max_chunks;       /* 0 (default) = all whole chunks */
+    int32_t n_threads;        /* 0 (default) = physical cores */
+    void (*progress)(int64_t done, int64_t total, void* user_data); /* after each chunk; may be NULL */
+    void* progress_user_data;
+} fathom_calibrate_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_calibrate_options_init(fathom_calibrate_options* opts);
+/* Runs the model over the text (chunks of n_ctx tokens, BOS first) and writes the mean-square statistics of every
+ * matmul input as a GGUF imatrix at out_path (llama.cpp's layout: "<weight>.in_sum2" and "<weight>.counts" tensors,
+ * imatrix.datasets / chunk_count / chunk_size), for fathom_quantize_options.imatrix_path. Run it on the
+ * full-precision model. */
+FATHOM_API fathom_status fathom_calibrate(const fathom_model* model, const fathom_calibrate_options* opts,
+                                         const char* out_path);
 
 /* ------------------------------------------------------------------ evaluation */
 

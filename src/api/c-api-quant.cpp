@@ -1,11 +1,15 @@
-// C ABI: fathom_quantize (whole-model quantisation to GGUF).
+// C ABI: fathom_quantize (whole-model quantisation to GGUF) and fathom_calibrate (importance data for it).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 
 #include "api/c-api-internal.h"
 #include "core/error.h"
+#include "quant/imatrix.h"
 #include "quant/quantize-model.h"
 
 using namespace fathom;
@@ -20,6 +24,7 @@ extern "C" void fathom_quantize_options_init(fathom_quantize_options* opts) {
     opts->n_tensor_types = 0;
     opts->n_threads = 0;
     opts->allow_requantize = 0;
+    opts->imatrix_path = nullptr;
 }
 
 extern "C" fathom_status fathom_quantize(const char* src, const char* dst, const fathom_quantize_options* opts,
@@ -56,6 +61,11 @@ extern "C" fathom_status fathom_quantize(const char* src, const char* dst, const
                                                       "' is not PATTERN=TYPE");
             p.overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
         }
+        quant::imatrix im;
+        if (o.imatrix_path && *o.imatrix_path) {
+            im = quant::read_imatrix(o.imatrix_path);
+            p.importance = &im;
+        }
         const auto t0 = std::chrono::steady_clock::now();
         const io::model_file f = io::load_model_file(src);
         const quant::quantize_result r = quant::quantize_model(f, dst, p);
@@ -68,11 +78,66 @@ extern "C" fathom_status fathom_quantize(const char* src, const char* dst, const
         st.n_tensors = int64_t(f.tensors.size());
         st.n_quantized = r.n_quantized;
         st.n_fallback = r.n_fallback;
+        st.n_importance = r.n_importance;
         st.seconds = seconds_since(t0);
         char line[512];
         std::snprintf(line, sizeof line, "quantized %s -> %s (%s): %.2f bits per weight in %.2f s", src, dst, o.type,
                       st.bits_per_weight, st.seconds);
         log(FATHOM_LOG_INFO, line);
         if (stats) write_struct(stats, &st, sizeof st, fn, "fathom_quantize_stats");
+    });
+}
+
+extern "C" void fathom_calibrate_options_init(fathom_calibrate_options* opts) {
+    if (!opts) return;
+    *opts = fathom_calibrate_options{};
+    opts->struct_size = sizeof *opts;
+}
+
+extern "C" fathom_status fathom_calibrate(const fathom_model* model, const fathom_calibrate_options* opts,
+                                         const char* out_path) {
+    return guarded([&] {
+        const char* fn = "fathom_calibrate";
+        require(model, fn, "model");
+        require(opts, fn, "opts");
+        require(out_path, fn, "out_path");
+        fathom_calibrate_options o;
+        fathom_calibrate_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_calibrate_options");
+        if (o.n_data < 1 || !o.data) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": no data files");
+        if (o.n_ctx < 0 || o.max_chunks < 0 || o.n_threads < 0)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n_ctx, max_chunks and n_threads must be >= 0");
+        if (model->vocab_only) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + model->path + " has no weights");
+        const text::tokenizer& tok = tokenizer_of(model);
+        std::string text;
+        std::vector<std::string> names;
+        for (int32_t i = 0; i < o.n_data; ++i) {
+            if (!o.data[i]) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": data[" + std::to_string(i) + "] is NULL");
+            std::ifstream in(o.data[i], std::ios::binary);
+            if (!in) fail(errc::ERRC_IO, std::string(o.data[i]) + ": cannot open (calibration data)");
+            std::ostringstream ss;
+            ss << in.rdbuf();
+            if (in.bad()) fail(errc::ERRC_IO, std::string(o.data[i]) + ": read failed");
+            if (!text.empty() && text.back() != '\n') text += '\n';
+            text += ss.str();
+            names.emplace_back(o.data[i]);
+        }
+        const llama_model& m = *model->m;
+        quant::calibrate_options co;
+        co.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(512, m.hp.n_ctx_train > 0 ? m.hp.n_ctx_train : 512);
+        co.max_chunks = o.max_chunks;
+        co.n_threads = o.n_threads;
+        const std::vector<int32_t> tokens = tok.encode(text, true, false);
+        std::function<void(int64_t, int64_t)> progress;
+        if (o.progress) progress = [&](int64_t d, int64_t t) { o.progress(d, t, o.progress_user_data); };
+        const auto t0 = std::chrono::steady_clock::now();
+        quant::imatrix im = quant::calibrate(m, tokens, tok.add_bos() ? tok.bos() : -1, co, progress);
+        im.datasets = names;
+        quant::write_imatrix(out_path, im);
+        char line[512];
+        std::snprintf(line, sizeof line, "calibrated %s: %lld chunks of %lld tokens, %zu weights, %.2f s -> %s",
+                      model->path.c_str(), static_cast<long long>(im.chunk_count), static_cast<long long>(im.chunk_size),
+                      im.entries.size(), seconds_since(t0), out_path);
+        log(FATHOM_LOG_INFO, line);
     });
 }

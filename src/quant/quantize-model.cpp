@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <map>
 
 #include "core/error.h"
 #include "core/thread-pool.h"
+#include "quant/imatrix.h"
 #include "quant/quant.h"
 
 namespace fathom::quant {
@@ -199,16 +201,34 @@ quantize_result quantize_model(const io::model_file& src, const std::string& out
     dst.index();
     for (const auto& [name, n] : per_type) res.tensors_per_type.emplace_back(name, n);
 
+    // Importance per tensor, checked against the row length before anything is written.
+    std::vector<std::vector<float>> importance(src.tensors.size());
+    if (p.importance) {
+        for (size_t k = 0; k < src.tensors.size(); ++k) {
+            const io::tensor_entry& t = src.tensors[k];
+            if (!is_quantized(dst.tensors[k].type) || t.type == dst.tensors[k].type) continue;
+            std::vector<float> v = p.importance->importance(t.name);
+            if (v.empty()) continue;
+            if (t.ne.size() < 2 || int64_t(v.size()) != t.ne[0])
+                fail(errc::ERRC_INVALID_ARGUMENT, "importance data for '" + t.name + "' has " + std::to_string(v.size()) +
+                                                      " columns, the tensor's rows have " + std::to_string(t.ne[0]) +
+                                                      " (an imatrix of another model?)");
+            importance[k] = std::move(v);
+            ++res.n_importance;
+        }
+    }
+
     thread_pool pool(p.n_threads);
     io::write_gguf_streaming(out, dst, [&](size_t k, uint8_t* buf) {
         const io::tensor_entry& t = src.tensors[k];
         const io::tensor_entry& o = dst.tensors[k];
+        const float* imp = importance[k].empty() ? nullptr : importance[k].data();
         const int64_t row_len = t.ne.size() >= 2 ? t.ne[0] : t.nelements();
         const int64_t rows = t.nelements() / std::max<int64_t>(1, row_len);
         const size_t sb = dtype_row_bytes(t.type, row_len), db = dtype_row_bytes(o.type, row_len);
         const uint8_t* s = static_cast<const uint8_t*>(t.data);
         pool.parallel_for(rows, 8, [&](int64_t r0, int64_t r1, int) {
-            std::vector<float> row(static_cast<size_t>(row_len));
+            std::vector<float> row(static_cast<size_t>(row_len)), wrow(imp ? size_t(row_len) : 0);
             for (int64_t r = r0; r < r1; ++r) {
                 const int64_t from = heads[k] ? io::hf_permuted_source_row(r, rows, heads[k]) : r;
                 const uint8_t* sr = s + size_t(from) * sb;
@@ -239,7 +259,18 @@ quantize_result quantize_model(const io::model_file& src, const std::string& out
                             std::memcpy(dr + 2 * i, &h, 2);
                         }
                         break;
-                    default: quantize_row(o.type, row.data(), dr, row_len); break;
+                    default:
+                        if (imp) {
+                            // As llama.cpp weights imatrix data: importance times the element's magnitude against
+                            // the row's spread, so large weights of important columns are kept best.
+                            double ss = 0;
+                            for (int64_t i = 0; i < row_len; ++i) ss += double(row[size_t(i)]) * row[size_t(i)];
+                            const float sigma2 = float(ss / double(row_len));
+                            for (int64_t i = 0; i < row_len; ++i)
+                                wrow[size_t(i)] = imp[i] * std::sqrt(sigma2 + row[size_t(i)] * row[size_t(i)]);
+                        }
+                        quantize_row(o.type, row.data(), dr, row_len, imp ? wrow.data() : nullptr);
+                        break;
                 }
             }
         });

@@ -11,6 +11,8 @@
 
 namespace fathom::quant {
 
+struct imatrix;  // quant/imatrix.h
+
 struct quantize_params {
     // A type name ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "q4_k", "q5_k", "q6_k", "iq4_xs", "f16",
     // "bf16", "f32") or a mix: "q4_k_m", "q4_k_s", "q5_k_m", "q5_k_s".
@@ -19,6 +21,9 @@ struct quantize_params {
     std::vector<std::pair<std::string, std::string>> overrides;
     int n_threads = 0;              // 0 = physical cores
     bool allow_requantize = false;  // sources already quantised are refused unless set (quality loss compounds)
+    // Per-column importance (mean squared activation, from `fathom calibrate`) weights each element's squared error
+    // when scales are chosen, for every quantised weight that has an entry. May be null. Not owned.
+    const imatrix* importance = nullptr;
 };
 
 struct quantize_result {
@@ -26,6 +31,7 @@ struct quantize_result {
     int64_t n_weights = 0;                 // elements of all tensors
     int64_t n_quantized = 0;               // tensors written in a quantised type
     int64_t n_fallback = 0;                // tensors whose row length did not fit the wanted type's block
+    int64_t n_importance = 0;              // quantised tensors whose scales used importance data
     std::vector<std::pair<std::string, int64_t>> tensors_per_type;  // ("q4_k", 155), ...
     double bits_per_weight() const { return n_weights ? 8.0 * double(bytes_out) / double(n_weights) : 0.0; }
 };

@@ -69,6 +69,12 @@ struct session::impl {
     std::vector<float> logits;
     int64_t n_logits = 0;
 
+    activation_observer observe;  // sees the input of every matmul (calibration); empty = off
+
+    void see(const io::tensor_entry* w, const float* x, int64_t ldx, int64_t n_tok) {
+        if (observe) observe(*w, x, ldx, n_tok);
+    }
+
     // Active LoRA adapters: the list as set, and per (layer, linear) the terms to add after that matmul.
     std::vector<session_lora> lora_active;
     std::vector<std::vector<lora_term>> lora_slots;  // [layer * k_lora_targets + target]
@@ -198,6 +204,9 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
 
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const llama_layer& L = w.layers[size_t(l)];
+        see(L.wq, xb, n_embd, n);
+        see(L.wk, xb, n_embd, n);
+        see(L.wv, xb, n_embd, n);
         nn::matmul(pool, *L.wq, xb, n_embd, n, q, n_q, f32(L.bq));
         nn::matmul(pool, *L.wk, xb, n_embd, n, k, n_kv, f32(L.bk));
         nn::matmul(pool, *L.wv, xb, n_embd, n, v, n_kv, f32(L.bv));
@@ -248,6 +257,7 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
             n_rows = n_out;
         }
 
+        see(L.wo, ao, n_q, n_rows);
         nn::matmul(pool, *L.wo, ao, n_q, n_rows, xb, n_embd);
         add_lora(pool, l, lora_target::LORA_TARGET_O, ao, n_q, n_rows, xb, n_embd, n_q, n_embd);
         const float* ffn_norm = f32(L.ffn_norm);
@@ -258,6 +268,8 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
             }
         });
 
+        see(L.w_gate, xb, n_embd, n_rows);
+        see(L.w_up, xb, n_embd, n_rows);
         nn::matmul(pool, *L.w_gate, xb, n_embd, n_rows, gate, n_ff);
         nn::matmul(pool, *L.w_up, xb, n_embd, n_rows, up, n_ff);
         add_lora(pool, l, lora_target::LORA_TARGET_GATE, xb, n_embd, n_rows, gate, n_ff, n_embd, n_ff);
@@ -265,6 +277,7 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
         for_rows(pool, n_rows, 2 * n_ff, [&](int64_t b, int64_t e, int) {
             kt.silu_mul_f32(gate + b * n_ff, up + b * n_ff, gate + b * n_ff, (e - b) * n_ff);
         });
+        see(L.w_down, gate, n_ff, n_rows);
         nn::matmul(pool, *L.w_down, gate, n_ff, n_rows, xb, n_embd);
         add_lora(pool, l, lora_target::LORA_TARGET_DOWN, gate, n_ff, n_rows, xb, n_embd, n_ff, n_embd);
 
@@ -283,6 +296,7 @@ void session::impl::forward_chunk(thread_pool& pool, const batch_token* batch, i
     for_rows(pool, n_out, n_embd, [&](int64_t b, int64_t e, int) {
         for (int64_t t = b; t < e; ++t) kt.rms_norm_f32(x + t * n_embd, out_norm, eps, xb + t * n_embd, n_embd);
     });
+    see(w.output, xb, n_embd, n_out);
     nn::matmul(pool, *w.output, xb, n_embd, n_out, logits_out, hp.n_vocab);
 }
 
@@ -403,6 +417,8 @@ void session::set_lora(const std::vector<session_lora>& adapters) {
 }
 
 const std::vector<session_lora>& session::lora() const { return impl_->lora_active; }
+
+void session::set_activation_observer(activation_observer fn) { impl_->observe = std::move(fn); }
 
 int32_t session::seq_len(int32_t seq) const {
     if (seq < 0 || seq >= n_seq_)

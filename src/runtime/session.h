@@ -1,6 +1,7 @@
 // A session: KV cache, scratch and thread pool for running a model over batches of tokens from one or more sequences.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -24,6 +25,11 @@ struct session_lora {
     std::shared_ptr<const lora_adapter> adapter;
     float scale = 1.0f;
 };
+
+// Called with the input of each matmul during decode: the weight, its input rows (n_tok rows of the weight's
+// n_in = ne[0] floats, ldx apart). Called from the decoding thread, before the matmul.
+using activation_observer =
+    std::function<void(const io::tensor_entry& weight, const float* x, int64_t ldx, int64_t n_tok)>;
 
 // One token of a batch. Tokens of one sequence within a batch must have increasing positions, and
 // positions 0..pos-1 of that sequence must already be in the cache or earlier in the same batch.
@@ -60,6 +66,10 @@ public:
     // whose weights do not fit this model.
     void set_lora(const std::vector<session_lora>& adapters);
     const std::vector<session_lora>& lora() const;
+
+    // Sees the input of every matmul of later decodes (calibration statistics); an empty function turns it off.
+    // Rows of the last layer after attention, and of the output matmul, are only those marked for logits.
+    void set_activation_observer(activation_observer fn);
 
     const llama_model& model() const { return model_; }
     int64_t n_ctx() const { return n_ctx_; }

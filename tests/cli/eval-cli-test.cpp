@@ -232,4 +232,37 @@ TEST(EvalCli, BadInputFailsWithOneLine) {
     EXPECT_EQ(r.rc, 2);
 }
 
+// `fathom calibrate` then `fathom quantize --imatrix`: the imatrix covers every matmul weight and is used.
+TEST(EvalCli, CalibrateThenQuantizeWithImportance) {
+    const files_t& f = files();
+    const std::string im = (scratch() / "im.gguf").string(), q = (scratch() / "q4-im.gguf").string();
+    const std::string calib = (scratch() / "train.txt").string();
+    chat_test::result r = chat_test::run_cli({"calibrate", "-m", f.base, "--data", calib, "-o", im, "--ctx", "64",
+                                              "--chunks", "8", "-t", "2"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const fathom::io::model_file mf = fathom::io::read_gguf(im);
+    EXPECT_EQ(mf.find("general.type")->s, "imatrix");
+    EXPECT_EQ(mf.find("imatrix.chunk_count")->as_int("c"), 8);
+    EXPECT_EQ(mf.tensors.size(), 2u * (7 * 2 + 1));  // in_sum2 and counts of 7 matmuls x 2 layers + output
+    r = chat_test::run_cli({"quantize", f.base, q, "--type", "q4_0", "--imatrix", im});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.out.find("used for 15 tensors"), std::string::npos) << r.out;
+    const std::string out = (scratch() / "im.json").string();
+    r = chat_test::run_cli({"eval", "-m", f.q4, "-m", q, "--ref", f.base, "--text", f.held, "--ctx", "64", "-t", "2",
+                            "--json", out});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const json j = read_json(out);
+    std::printf("[ eval ] q4_0 KLD without / with imatrix: %.4g / %.4g\n",
+                j[0]["perplexity"]["reference"]["kld_mean"].get<double>(),
+                j[1]["perplexity"]["reference"]["kld_mean"].get<double>());
+    // errors: not an imatrix, and missing data
+    r = chat_test::run_cli({"quantize", f.base, q, "--type", "q4_0", "--imatrix", f.base});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.err.find(f.base + ": tensor '"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("is neither <weight>.in_sum2 nor <weight>.counts"), std::string::npos) << r.err;
+    r = chat_test::run_cli({"calibrate", "-m", f.base, "--data", (scratch() / "none.txt").string(), "-o", im});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.err.find("none.txt: cannot open"), std::string::npos) << r.err;
+}
+
 }  // namespace

@@ -103,6 +103,7 @@ int cmd_tokenizer(int argc, char** argv);  // "fathom tokenizer train ..."
 int cmd_train(int argc, char** argv);
 int cmd_tune(int argc, char** argv);
 int cmd_eval(int argc, char** argv);       // "fathom eval ..."
+int cmd_calibrate(int argc, char** argv);
 int cmd_data(int argc, char** argv);       // "fathom data prepare ..."
 int cmd_lora(int argc, char** argv);       // "fathom lora merge ..."
 

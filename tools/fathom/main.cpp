@@ -24,6 +24,7 @@ const char* k_usage =
     "  eval      perplexity, KL divergence, accuracy, BLEU / ROUGE-L, latency; JSON and HTML report\n"
     "  convert   convert a Hugging Face folder to GGUF\n"
     "  quantize  write a quantised GGUF (q4_0 ... q8_0, K-quants, IQ4, Q4_K_M-style mixes)\n"
+    "  calibrate importance data (imatrix) for quantize --imatrix\n"
     "  synth     write an untrained random-weight model of a named shape\n"
     "  bench     measure prompt and generation speed (like llama-bench)\n"
     "  lora      merge LoRA adapters into a model (fathom lora merge)\n"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     else if (cmd == "eval") fn = cmd_eval;
     else if (cmd == "convert") fn = cmd_convert;
     else if (cmd == "quantize") fn = cmd_quantize;
+    else if (cmd == "calibrate") fn = cmd_calibrate;
     else if (cmd == "synth") fn = cmd_synth;
     else if (cmd == "bench") fn = cmd_bench;
     else if (cmd == "lora") fn = cmd_lora;
