@@ -629,6 +629,41 @@ FATHOM_API void fathom_calibrate_options_init(fathom_calibrate_options* opts);
 FATHOM_API fathom_status fathom_calibrate(const fathom_model* model, const fathom_calibrate_options* opts,
                                          const char* out_path);
 
+/* ------------------------------------------------------------------ mixed-precision plans */
+
+typedef struct fathom_plan_options {
+    size_t struct_size;
+    const char* const* data;     /* calibration text files (required unless sensitivity_json is given) */
+    int32_t n_data;
+    const char* types;           /* comma-separated candidate types; NULL (default) = q4_0, q4_1, q5_0, q5_1, iq4_nl,
+                                    q4_k, q5_k, q6_k, iq4_xs, q8_0, f16 */
+    int64_t n_ctx;               /* calibration chunk length; 0 (default) = min(512, the model's context) */
+    int64_t max_chunks;          /* chunks per measurement; default 4 (0 = all) */
+    const char* imatrix_path;    /* importance data used for the quantised candidates; NULL = none */
+    const char* sensitivity_json; /* sensitivities from an earlier plan's JSON ("sensitivity" object) to reuse instead
+                                     of measuring; NULL (default) = measure */
+    double target_bpw;           /* > 0: at most this many bits per weight over the file */
+    double max_kld;              /* > 0 (target_bpw 0): the smallest file whose predicted KL divergence is at most this */
+    int32_t n_threads;           /* 0 (default) = physical cores */
+    void (*progress)(int64_t done, int64_t total, void* user_data); /* after each measurement; may be NULL */
+    void* progress_user_data;
+} fathom_plan_options;
+/* Fills opts with defaults and sets struct_size. */
+FATHOM_API void fathom_plan_options_init(fathom_plan_options* opts);
+
+typedef struct fathom_plan_result fathom_plan_result;
+
+/* Measures, for every 2-D weight of the F32 / F16 / BF16 model at src and every candidate type, the mean KL divergence
+ * of next-token distributions from the unquantised model's when only that tensor is quantised (on the calibration
+ * text), then picks each tensor's type to minimise the summed divergence under target_bpw (or the size under
+ * max_kld). Pass the chosen types to fathom_quantize as tensor_types "NAME=TYPE" to write the file. */
+FATHOM_API fathom_status fathom_quantize_plan(const char* src, const fathom_plan_options* opts,
+                                              fathom_plan_result** out);
+/* {"plan": {"bits_per_weight", "predicted_kld", "tensors": [{"name", "type", "kld", "bits"}]}, "sensitivity":
+ * {"types", "n_ctx", "chunks", "tensors": [{"name", "n_elements", "kld": {type: value}}]}}; valid until freed. */
+FATHOM_API const char* fathom_plan_result_json(const fathom_plan_result* result);
+FATHOM_API void fathom_plan_result_free(fathom_plan_result* result);
+
 /* ------------------------------------------------------------------ evaluation */
 
 /* Called while fathom_eval runs: stage ("perplexity", "choices", "generate", "latency"), units done, total. */

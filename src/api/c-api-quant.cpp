@@ -9,7 +9,10 @@
 
 #include "api/c-api-internal.h"
 #include "core/error.h"
+#include <nlohmann/json.hpp>
+
 #include "quant/imatrix.h"
+#include "quant/plan.h"
 #include "quant/quantize-model.h"
 
 using namespace fathom;
@@ -141,3 +144,95 @@ extern "C" fathom_status fathom_calibrate(const fathom_model* model, const fatho
         log(FATHOM_LOG_INFO, line);
     });
 }
+
+struct fathom_plan_result {
+    std::string json_text;
+};
+
+extern "C" void fathom_plan_options_init(fathom_plan_options* opts) {
+    if (!opts) return;
+    *opts = fathom_plan_options{};
+    opts->struct_size = sizeof *opts;
+    opts->max_chunks = 4;
+}
+
+extern "C" fathom_status fathom_quantize_plan(const char* src, const fathom_plan_options* opts,
+                                              fathom_plan_result** out) {
+    return guarded([&] {
+        const char* fn = "fathom_quantize_plan";
+        require(src, fn, "src");
+        require(opts, fn, "opts");
+        require(out, fn, "out");
+        *out = nullptr;
+        fathom_plan_options o;
+        fathom_plan_options_init(&o);
+        read_struct(opts, &o, sizeof o, fn, "fathom_plan_options");
+        if (o.n_ctx < 0 || o.max_chunks < 0 || o.n_threads < 0)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n_ctx, max_chunks and n_threads must be >= 0");
+        if (!(o.target_bpw > 0) && !(o.max_kld > 0))
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": give target_bpw or max_kld");
+        if (!o.sensitivity_json && (o.n_data < 1 || !o.data))
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": no calibration data");
+        const io::model_file f = io::load_model_file(src);
+        quant::sensitivity_result sens;
+        if (o.sensitivity_json) {
+            const nlohmann::json j = nlohmann::json::parse(o.sensitivity_json, nullptr, false);
+            if (j.is_discarded()) fail(errc::ERRC_FORMAT, std::string(fn) + ": sensitivity_json is not valid JSON");
+            sens = quant::sensitivity_from_json(j.contains("sensitivity") ? j["sensitivity"] : j, "sensitivity_json");
+        } else {
+            quant::sensitivity_options so;
+            if (o.types && *o.types) {
+                so.types.clear();
+                std::string list = o.types;
+                size_t at = 0;
+                while (at <= list.size()) {
+                    const size_t c = std::min(list.find(',', at), list.size());
+                    const std::string name = list.substr(at, c - at);
+                    dtype d;
+                    if (!dtype_from_name(name, &d))
+                        fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": types: unknown type '" + name + "'");
+                    so.types.push_back(d);
+                    at = c + 1;
+                }
+            }
+            quant::imatrix im;
+            if (o.imatrix_path && *o.imatrix_path) {
+                im = quant::read_imatrix(o.imatrix_path);
+                so.importance = &im;
+            }
+            // The model's tokenizer turns the calibration text into tokens.
+            const std::unique_ptr<llama_model> m = llama_model::load(f);
+            const text::tokenizer tok(m->file);
+            std::string text;
+            for (int32_t i = 0; i < o.n_data; ++i) {
+                if (!o.data[i]) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": data[" + std::to_string(i) + "] is NULL");
+                std::ifstream in(o.data[i], std::ios::binary);
+                if (!in) fail(errc::ERRC_IO, std::string(o.data[i]) + ": cannot open (calibration data)");
+                std::ostringstream ss;
+                ss << in.rdbuf();
+                if (!text.empty() && text.back() != '\n') text += '\n';
+                text += ss.str();
+            }
+            so.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(512, m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 512);
+            so.max_chunks = o.max_chunks;
+            so.n_threads = o.n_threads;
+            std::function<void(int64_t, int64_t)> progress;
+            if (o.progress) progress = [&](int64_t d, int64_t t) { o.progress(d, t, o.progress_user_data); };
+            sens = quant::measure_sensitivity(f, tok.encode(text, true, false), tok.add_bos() ? tok.bos() : -1, so,
+                                              progress);
+        }
+        quant::plan_options po;
+        po.target_bpw = o.target_bpw;
+        po.max_kld = o.target_bpw > 0 ? 0 : o.max_kld;
+        const quant::plan_result plan = quant::make_plan(sens, f, po);
+        auto r = std::make_unique<fathom_plan_result>();
+        r->json_text = nlohmann::json{{"plan", quant::to_json(plan)}, {"sensitivity", quant::to_json(sens)}}.dump(2);
+        *out = r.release();
+    });
+}
+
+extern "C" const char* fathom_plan_result_json(const fathom_plan_result* result) {
+    return result ? result->json_text.c_str() : "";
+}
+
+extern "C" void fathom_plan_result_free(fathom_plan_result* result) { delete result; }

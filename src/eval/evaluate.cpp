@@ -107,26 +107,59 @@ const std::string& string_field(const json& j, const std::string& path, int64_t 
 
 // ---------------------------------------------------------------- perplexity
 
-ppl_result perplexity(const llama_model& model, const std::vector<int32_t>& tokens, int32_t bos,
-                      const ppl_options& opts, const llama_model* ref, const progress_fn& progress) {
+namespace {
+
+// Checks as perplexity does and returns the number of chunks.
+int64_t checked_chunks(const llama_model& model, const std::vector<int32_t>& tokens, const ppl_options& opts) {
     const int64_t n_ctx = opts.n_ctx;
     if (n_ctx < 4) fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: n_ctx " + std::to_string(n_ctx) + " is below 4");
     if (model.hp.n_ctx_train > 0 && n_ctx > model.hp.n_ctx_train)
         fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: n_ctx " + std::to_string(n_ctx) + " exceeds the model's context " +
                                               std::to_string(model.hp.n_ctx_train));
+    int64_t n = int64_t(tokens.size()) / n_ctx;
+    if (n < 1)
+        fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: the text has " + std::to_string(tokens.size()) +
+                                              " tokens, less than one chunk of " + std::to_string(n_ctx));
+    if (opts.max_chunks > 0) n = std::min(n, opts.max_chunks);
+    for (int32_t t : tokens)
+        if (t < 0 || t >= model.hp.n_vocab)
+            fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: token id " + std::to_string(t) + " outside the vocabulary");
+    return n;
+}
+
+// Runs the chunks and calls fn(k, logits) for the k-th scored position (in order).
+void for_scored(const llama_model& model, const std::vector<int32_t>& tokens, int32_t bos, const ppl_options& opts,
+                int64_t n_chunks, const std::function<void(int64_t, const float*)>& fn) {
+    const int64_t n_ctx = opts.n_ctx, first = n_ctx / 2, nb = std::max<int64_t>(1, opts.n_batch);
+    session s(model, session_for(n_ctx, opts.n_threads, nb));
+    std::vector<batch_token> batch;
+    int64_t k = 0;
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        s.truncate(0, 0);
+        for (int64_t p0 = 0; p0 < n_ctx; p0 += nb) {
+            const int64_t p1 = std::min(n_ctx, p0 + nb);
+            batch.clear();
+            for (int64_t p = p0; p < p1; ++p)
+                batch.push_back({(p == 0 && bos >= 0) ? bos : tokens[size_t(c * n_ctx + p)], int32_t(p), 0,
+                                 p >= first && p < n_ctx - 1});
+            s.decode(batch);
+            for (int64_t i = 0; i < s.n_logits(); ++i) fn(k++, s.logits(i));
+        }
+    }
+}
+
+}  // namespace
+
+
+ppl_result perplexity(const llama_model& model, const std::vector<int32_t>& tokens, int32_t bos,
+                      const ppl_options& opts, const llama_model* ref, const progress_fn& progress) {
+    const int64_t n_ctx = opts.n_ctx;
     if (opts.n_batch < 1) fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: n_batch must be at least 1");
     const int64_t n_vocab = model.hp.n_vocab;
     if (ref && ref->hp.n_vocab != n_vocab)
         fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: the reference's vocabulary (" + std::to_string(ref->hp.n_vocab) +
                                               ") differs from the model's (" + std::to_string(n_vocab) + ")");
-    int64_t n_chunks = int64_t(tokens.size()) / n_ctx;
-    if (n_chunks < 1)
-        fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: the text has " + std::to_string(tokens.size()) +
-                                              " tokens, less than one chunk of " + std::to_string(n_ctx));
-    if (opts.max_chunks > 0) n_chunks = std::min(n_chunks, opts.max_chunks);
-    for (int32_t t : tokens)
-        if (t < 0 || t >= n_vocab)
-            fail(errc::ERRC_INVALID_ARGUMENT, "perplexity: token id " + std::to_string(t) + " outside the vocabulary");
+    const int64_t n_chunks = checked_chunks(model, tokens, opts);
 
     const int64_t first = n_ctx / 2;
     session s(model, session_for(n_ctx, opts.n_threads, opts.n_batch));
@@ -208,6 +241,43 @@ ppl_result perplexity(const llama_model& model, const std::vector<int32_t>& toke
         r.top1_stderr = sa.stderr_mean;
     }
     return r;
+}
+
+scored_logprobs reference_logprobs(const llama_model& ref, const std::vector<int32_t>& tokens, int32_t bos,
+                                   const ppl_options& opts) {
+    scored_logprobs r;
+    r.n_ctx = opts.n_ctx;
+    r.n_chunks = checked_chunks(ref, tokens, opts);
+    r.n_vocab = ref.hp.n_vocab;
+    const int64_t per = opts.n_ctx - 1 - opts.n_ctx / 2;
+    r.lp.resize(size_t(r.n_chunks * per * r.n_vocab));
+    for_scored(ref, tokens, bos, opts, r.n_chunks, [&](int64_t k, const float* x) {
+        const lse l = log_sum_exp(x, r.n_vocab);
+        float* o = r.lp.data() + k * r.n_vocab;
+        for (int64_t i = 0; i < r.n_vocab; ++i) o[i] = float(double(x[i]) - l.max - l.log_sum);
+    });
+    return r;
+}
+
+double mean_kld(const llama_model& model, const std::vector<int32_t>& tokens, int32_t bos, const ppl_options& opts,
+                const scored_logprobs& ref) {
+    if (model.hp.n_vocab != ref.n_vocab || opts.n_ctx != ref.n_ctx)
+        fail(errc::ERRC_INVALID_ARGUMENT, "mean_kld: the reference was made with another vocabulary or n_ctx");
+    const int64_t n_chunks = std::min(checked_chunks(model, tokens, opts), ref.n_chunks);
+    double sum = 0;
+    int64_t n = 0;
+    for_scored(model, tokens, bos, opts, n_chunks, [&](int64_t k, const float* x) {
+        const lse l = log_sum_exp(x, ref.n_vocab);
+        const float* p = ref.lp.data() + k * ref.n_vocab;
+        double kl = 0;
+        for (int64_t i = 0; i < ref.n_vocab; ++i) {
+            const double lp = p[i];
+            kl += std::exp(lp) * (lp - (double(x[i]) - l.max - l.log_sum));
+        }
+        sum += std::max(kl, 0.0);
+        ++n;
+    });
+    return n ? sum / double(n) : 0.0;
 }
 
 // ---------------------------------------------------------------- multiple choice

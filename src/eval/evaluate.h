@@ -51,6 +51,18 @@ struct ppl_result {
 ppl_result perplexity(const llama_model& model, const std::vector<int32_t>& tokens, int32_t bos,
                       const ppl_options& opts, const llama_model* ref = nullptr, const progress_fn& progress = {});
 
+// Log-probabilities (float, n_scored rows of n_vocab) of the positions perplexity scores, from the reference side of
+// many comparisons (per-tensor sensitivity), computed once. Same chunking and checks as perplexity.
+struct scored_logprobs {
+    int64_t n_ctx = 0, n_chunks = 0, n_vocab = 0;
+    std::vector<float> lp;
+};
+scored_logprobs reference_logprobs(const llama_model& ref, const std::vector<int32_t>& tokens, int32_t bos,
+                                   const ppl_options& opts);
+// Mean KL(reference || model) over the positions of ref (same tokens, bos and opts as made it).
+double mean_kld(const llama_model& model, const std::vector<int32_t>& tokens, int32_t bos, const ppl_options& opts,
+                const scored_logprobs& ref);
+
 // ---- multiple choice
 
 struct mc_item {

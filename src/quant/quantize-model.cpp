@@ -142,6 +142,61 @@ dtype choose_type(const quantize_params& p, const io::tensor_entry& t, int64_t n
     return got;
 }
 
+void convert_tensor(const io::tensor_entry& t, dtype out_type, const float* imp, int64_t heads, thread_pool& pool,
+                    uint8_t* buf) {
+    const int64_t row_len = t.ne.size() >= 2 ? t.ne[0] : t.nelements();
+    const int64_t rows = t.nelements() / std::max<int64_t>(1, row_len);
+    const size_t sb = dtype_row_bytes(t.type, row_len), db = dtype_row_bytes(out_type, row_len);
+    const uint8_t* s = static_cast<const uint8_t*>(t.data);
+    pool.parallel_for(rows, 8, [&](int64_t r0, int64_t r1, int) {
+        std::vector<float> row(static_cast<size_t>(row_len)), wrow(imp ? size_t(row_len) : 0);
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t from = heads ? io::hf_permuted_source_row(r, rows, heads) : r;
+            const uint8_t* sr = s + size_t(from) * sb;
+            uint8_t* dr = buf + size_t(r) * db;
+            if (t.type == out_type) {
+                std::memcpy(dr, sr, db);
+                continue;
+            }
+            switch (t.type) {
+                case dtype::DTYPE_F32: std::memcpy(row.data(), sr, size_t(row_len) * 4); break;
+                case dtype::DTYPE_F16:
+                case dtype::DTYPE_BF16:
+                    for (int64_t i = 0; i < row_len; ++i) {
+                        uint16_t h;
+                        std::memcpy(&h, sr + 2 * i, 2);
+                        row[size_t(i)] = t.type == dtype::DTYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+                    }
+                    break;
+                default: dequantize_row(t.type, sr, row.data(), row_len); break;
+            }
+            switch (out_type) {
+                case dtype::DTYPE_F32: std::memcpy(dr, row.data(), size_t(row_len) * 4); break;
+                case dtype::DTYPE_F16:
+                case dtype::DTYPE_BF16:
+                    for (int64_t i = 0; i < row_len; ++i) {
+                        const uint16_t h = out_type == dtype::DTYPE_F16 ? f32_to_f16(row[size_t(i)])
+                                                                        : f32_to_bf16(row[size_t(i)]);
+                        std::memcpy(dr + 2 * i, &h, 2);
+                    }
+                    break;
+                default:
+                    if (imp) {
+                        // As llama.cpp weights imatrix data: importance times the element's magnitude against the
+                        // row's spread, so large weights of important columns are kept best.
+                        double ss = 0;
+                        for (int64_t i = 0; i < row_len; ++i) ss += double(row[size_t(i)]) * row[size_t(i)];
+                        const float sigma2 = float(ss / double(row_len));
+                        for (int64_t i = 0; i < row_len; ++i)
+                            wrow[size_t(i)] = imp[i] * std::sqrt(sigma2 + row[size_t(i)] * row[size_t(i)]);
+                    }
+                    quantize_row(out_type, row.data(), dr, row_len, imp ? wrow.data() : nullptr);
+                    break;
+            }
+        }
+    });
+}
+
 quantize_result quantize_model(const io::model_file& src, const std::string& out, const quantize_params& p) {
     const std::string mix = lower(p.type);
     if (!is_mix(mix)) parse_type(mix, "type");
@@ -220,60 +275,8 @@ quantize_result quantize_model(const io::model_file& src, const std::string& out
 
     thread_pool pool(p.n_threads);
     io::write_gguf_streaming(out, dst, [&](size_t k, uint8_t* buf) {
-        const io::tensor_entry& t = src.tensors[k];
-        const io::tensor_entry& o = dst.tensors[k];
-        const float* imp = importance[k].empty() ? nullptr : importance[k].data();
-        const int64_t row_len = t.ne.size() >= 2 ? t.ne[0] : t.nelements();
-        const int64_t rows = t.nelements() / std::max<int64_t>(1, row_len);
-        const size_t sb = dtype_row_bytes(t.type, row_len), db = dtype_row_bytes(o.type, row_len);
-        const uint8_t* s = static_cast<const uint8_t*>(t.data);
-        pool.parallel_for(rows, 8, [&](int64_t r0, int64_t r1, int) {
-            std::vector<float> row(static_cast<size_t>(row_len)), wrow(imp ? size_t(row_len) : 0);
-            for (int64_t r = r0; r < r1; ++r) {
-                const int64_t from = heads[k] ? io::hf_permuted_source_row(r, rows, heads[k]) : r;
-                const uint8_t* sr = s + size_t(from) * sb;
-                uint8_t* dr = buf + size_t(r) * db;
-                if (t.type == o.type) {
-                    std::memcpy(dr, sr, db);
-                    continue;
-                }
-                switch (t.type) {
-                    case dtype::DTYPE_F32: std::memcpy(row.data(), sr, size_t(row_len) * 4); break;
-                    case dtype::DTYPE_F16:
-                    case dtype::DTYPE_BF16:
-                        for (int64_t i = 0; i < row_len; ++i) {
-                            uint16_t h;
-                            std::memcpy(&h, sr + 2 * i, 2);
-                            row[size_t(i)] = t.type == dtype::DTYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
-                        }
-                        break;
-                    default: dequantize_row(t.type, sr, row.data(), row_len); break;
-                }
-                switch (o.type) {
-                    case dtype::DTYPE_F32: std::memcpy(dr, row.data(), size_t(row_len) * 4); break;
-                    case dtype::DTYPE_F16:
-                    case dtype::DTYPE_BF16:
-                        for (int64_t i = 0; i < row_len; ++i) {
-                            const uint16_t h = o.type == dtype::DTYPE_F16 ? f32_to_f16(row[size_t(i)])
-                                                                          : f32_to_bf16(row[size_t(i)]);
-                            std::memcpy(dr + 2 * i, &h, 2);
-                        }
-                        break;
-                    default:
-                        if (imp) {
-                            // As llama.cpp weights imatrix data: importance times the element's magnitude against
-                            // the row's spread, so large weights of important columns are kept best.
-                            double ss = 0;
-                            for (int64_t i = 0; i < row_len; ++i) ss += double(row[size_t(i)]) * row[size_t(i)];
-                            const float sigma2 = float(ss / double(row_len));
-                            for (int64_t i = 0; i < row_len; ++i)
-                                wrow[size_t(i)] = imp[i] * std::sqrt(sigma2 + row[size_t(i)] * row[size_t(i)]);
-                        }
-                        quantize_row(o.type, row.data(), dr, row_len, imp ? wrow.data() : nullptr);
-                        break;
-                }
-            }
-        });
+        convert_tensor(src.tensors[k], dst.tensors[k].type, importance[k].empty() ? nullptr : importance[k].data(),
+                       heads[k], pool, buf);
     });
     return res;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/thread-pool.h"
 #include "io/model-file.h"
 
 namespace fathom::quant {
@@ -43,6 +44,12 @@ dtype choose_type(const quantize_params& params, const io::tensor_entry& t, int6
 // Writes src to out (streamed, one tensor in memory at a time, rows quantised in parallel) and reports what it did.
 // Throws fathom::error naming the tensor or option on bad input.
 quantize_result quantize_model(const io::model_file& src, const std::string& out, const quantize_params& params);
+
+// Converts one tensor's rows (F32/F16/BF16 or a quantised type) into out_type at buf (the tensor's size in out_type).
+// imp (the row length, may be null) is column importance for the scale search; heads > 0 permutes rows as
+// hf_permuted_source_row does. Rows are converted in parallel on pool.
+void convert_tensor(const io::tensor_entry& t, dtype out_type, const float* imp, int64_t heads, thread_pool& pool,
+                    uint8_t* buf);
 
 // llama.cpp's general.file_type value for a type or mix name; -1 if it has none.
 int32_t gguf_file_type(const std::string& type_or_mix);

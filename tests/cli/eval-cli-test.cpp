@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/chat-test-util.h"
+#include "core/dtype.h"
 #include "fathom/fathom.h"
 #include "io/model-file.h"
 #include "io/text/tokenizer.h"
@@ -263,6 +264,43 @@ TEST(EvalCli, CalibrateThenQuantizeWithImportance) {
     r = chat_test::run_cli({"calibrate", "-m", f.base, "--data", (scratch() / "none.txt").string(), "-o", im});
     EXPECT_EQ(r.rc, 1);
     EXPECT_NE(r.err.find("none.txt: cannot open"), std::string::npos) << r.err;
+}
+
+// `fathom quantize --plan auto`: a per-tensor plan within the size budget, reusable sensitivities, and errors.
+TEST(EvalCli, PlanAutoMeetsTheBudget) {
+    const files_t& f = files();
+    const std::string out = (scratch() / "plan.gguf").string(), plan = (scratch() / "plan.json").string();
+    const std::string calib = (scratch() / "train.txt").string();
+    chat_test::result r = chat_test::run_cli({"quantize", f.base, out, "--plan", "auto", "--target-bpw", "6",
+                                              "--calib", calib, "--calib-ctx", "64", "--calib-chunks", "2",
+                                              "--plan-out", plan, "-t", "2"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.out.find("plan: "), std::string::npos) << r.out;
+    const json j = read_json(plan);
+    const double bpw = j["plan"]["bits_per_weight"].get<double>();
+    EXPECT_LE(bpw, 6.0);
+    EXPECT_GT(bpw, 5.0);  // the budget is used
+    EXPECT_EQ(j["plan"]["tensors"].size(), 16u);  // 7 matmuls x 2 layers, embeddings, output
+    EXPECT_EQ(j["sensitivity"]["tensors"].size(), 16u);
+    // the written file has the planned types and size
+    const fathom::io::model_file m = fathom::io::read_gguf(out);
+    for (const json& t : j["plan"]["tensors"])
+        EXPECT_STREQ(fathom::dtype_name(m.find_tensor(t["name"].get<std::string>())->type),
+                     t["type"].get<std::string>().c_str());
+    double bits = 0, n = 0;
+    for (const auto& t : m.tensors) bits += 8.0 * double(t.nbytes), n += double(t.nelements());
+    EXPECT_NEAR(bits / n, bpw, 1e-9);
+    // reusing the sensitivities gives the same plan without calibration data; a tighter budget a smaller file
+    const std::string out2 = (scratch() / "plan2.gguf").string();
+    r = chat_test::run_cli({"quantize", f.base, out2, "--plan", "auto", "--target-bpw", "5", "--sensitivity", plan});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_LT(fs::file_size(out2), fs::file_size(out));
+    r = chat_test::run_cli({"quantize", f.base, out2, "--plan", "auto", "--target-bpw", "2", "--sensitivity", plan});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.err.find("2.000 bits per weight cannot be reached"), std::string::npos) << r.err;
+    r = chat_test::run_cli({"quantize", f.base, out2, "--plan", "auto", "--calib", calib});
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("needs --target-bpw or --max-kld"), std::string::npos) << r.err;
 }
 
 }  // namespace
