@@ -444,6 +444,9 @@ typedef struct fathom_quantize_options {
     const char* imatrix_path; /* importance data from fathom_calibrate (llama.cpp's GGUF imatrix): each element's squared
                                  error is weighted by its column's mean squared activation when scales are chosen;
                                  NULL (default) = none */
+    int32_t awq;              /* 1: before quantising, scale input channels by their importance (AWQ-style, folded into
+                                 the attention / FFN norms and ffn_up so full precision computes the same function),
+                                 the exponent per group searched for the least weighted error; needs imatrix_path */
 } fathom_quantize_options;
 /* Fills opts with defaults and sets struct_size. */
 FATHOM_API void fathom_quantize_options_init(fathom_quantize_options* opts);

@@ -11,7 +11,9 @@
 #include "core/error.h"
 #include <nlohmann/json.hpp>
 
+#include "quant/awq.h"
 #include "quant/imatrix.h"
+#include "quant/quant.h"
 #include "quant/plan.h"
 #include "quant/quantize-model.h"
 
@@ -28,6 +30,7 @@ extern "C" void fathom_quantize_options_init(fathom_quantize_options* opts) {
     opts->n_threads = 0;
     opts->allow_requantize = 0;
     opts->imatrix_path = nullptr;
+    opts->awq = 0;
 }
 
 extern "C" fathom_status fathom_quantize(const char* src, const char* dst, const fathom_quantize_options* opts,
@@ -69,9 +72,25 @@ extern "C" fathom_status fathom_quantize(const char* src, const char* dst, const
             im = quant::read_imatrix(o.imatrix_path);
             p.importance = &im;
         }
+        if (o.awq && !p.importance)
+            fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": awq needs imatrix_path (the channels' importance)");
         const auto t0 = std::chrono::steady_clock::now();
         const io::model_file f = io::load_model_file(src);
-        const quant::quantize_result r = quant::quantize_model(f, dst, p);
+        quant::awq_result awq;
+        if (o.awq) {
+            dtype t;
+            const std::string ty = o.type;
+            if (!dtype_from_name(ty, &t) || !quant::can_quantize(t))
+                t = ty.rfind("q5", 0) == 0 ? dtype::DTYPE_Q5_K : dtype::DTYPE_Q4_K;  // a mix: its main type
+            awq = quant::awq_scale(f, im, t, o.n_threads);
+            p.importance = &awq.importance;
+            int changed = 0;
+            for (const quant::awq_group& g : awq.groups) changed += g.alpha > 0 ? 1 : 0;
+            char line[256];
+            std::snprintf(line, sizeof line, "awq: %d of %zu channel groups scaled", changed, awq.groups.size());
+            log(FATHOM_LOG_INFO, line);
+        }
+        const quant::quantize_result r = quant::quantize_model(o.awq ? awq.model : f, dst, p);
         fathom_quantize_stats st{};
         st.struct_size = sizeof st;
         st.bytes_in = r.bytes_in;

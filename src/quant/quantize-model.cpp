@@ -54,20 +54,6 @@ dtype parse_type(const std::string& name, const std::string& what) {
 bool is_mix(const std::string& s) { return s == "q4_k_m" || s == "q4_k_s" || s == "q5_k_m" || s == "q5_k_s"; }
 
 // When the row length is not a multiple of the type's block, a nearby type that fits (as llama.cpp does).
-dtype fallback_for(dtype t, int64_t n_in) {
-    auto fits = [&](dtype x) { return n_in % dtype_info(x).block_size == 0; };
-    if (fits(t)) return t;
-    dtype alt = dtype::DTYPE_F16;
-    switch (t) {
-        case dtype::DTYPE_Q4_K: alt = dtype::DTYPE_Q5_0; break;
-        case dtype::DTYPE_Q5_K: alt = dtype::DTYPE_Q5_1; break;
-        case dtype::DTYPE_Q6_K: alt = dtype::DTYPE_Q8_0; break;
-        case dtype::DTYPE_IQ4_XS: alt = dtype::DTYPE_IQ4_NL; break;
-        default: break;
-    }
-    return fits(alt) ? alt : dtype::DTYPE_F16;
-}
-
 std::string lower(std::string s) {
     for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
     return s;
@@ -104,13 +90,27 @@ int32_t gguf_file_type(const std::string& type_or_mix) {
     return it == k.end() ? -1 : it->second;
 }
 
+dtype fallback_type(dtype t, int64_t n_in) {
+    auto fits = [&](dtype x) { return n_in % dtype_info(x).block_size == 0; };
+    if (fits(t)) return t;
+    dtype alt = dtype::DTYPE_F16;
+    switch (t) {
+        case dtype::DTYPE_Q4_K: alt = dtype::DTYPE_Q5_0; break;
+        case dtype::DTYPE_Q5_K: alt = dtype::DTYPE_Q5_1; break;
+        case dtype::DTYPE_Q6_K: alt = dtype::DTYPE_Q8_0; break;
+        case dtype::DTYPE_IQ4_XS: alt = dtype::DTYPE_IQ4_NL; break;
+        default: break;
+    }
+    return fits(alt) ? alt : dtype::DTYPE_F16;
+}
+
 dtype choose_type(const quantize_params& p, const io::tensor_entry& t, int64_t n_layer, bool* fallback) {
     if (fallback) *fallback = false;
     if (t.ne.size() < 2) return dtype::DTYPE_F32;  // norms, biases, rope_freqs
     for (const auto& [pat, ty] : p.overrides)
         if (glob_match(pat, t.name)) {
             const dtype want = parse_type(lower(ty), "--tensor-type " + pat);
-            const dtype got = fallback_for(want, t.ne[0]);
+            const dtype got = fallback_type(want, t.ne[0]);
             if (fallback) *fallback = got != want;
             return got;
         }
@@ -137,7 +137,7 @@ dtype choose_type(const quantize_params& p, const io::tensor_entry& t, int64_t n
             t.ne[0] % QK_K == 0)
             want = dtype::DTYPE_Q6_K;
     }
-    const dtype got = fallback_for(want, t.ne[0]);
+    const dtype got = fallback_type(want, t.ne[0]);
     if (fallback) *fallback = got != want;
     return got;
 }

@@ -45,6 +45,10 @@ dtype choose_type(const quantize_params& params, const io::tensor_entry& t, int6
 // Throws fathom::error naming the tensor or option on bad input.
 quantize_result quantize_model(const io::model_file& src, const std::string& out, const quantize_params& params);
 
+// The type used for rows of n_in elements when `want`'s blocks do not fit them (llama.cpp's choices: Q4_K -> Q5_0,
+// Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL, else F16); `want` itself when they fit.
+dtype fallback_type(dtype want, int64_t n_in);
+
 // Converts one tensor's rows (F32/F16/BF16 or a quantised type) into out_type at buf (the tensor's size in out_type).
 // imp (the row length, may be null) is column importance for the scale search; heads > 0 permutes rows as
 // hf_permuted_source_row does. Rows are converted in parallel on pool.

@@ -295,6 +295,14 @@ TEST(EvalCli, PlanAutoMeetsTheBudget) {
     r = chat_test::run_cli({"quantize", f.base, out2, "--plan", "auto", "--target-bpw", "5", "--sensitivity", plan});
     ASSERT_EQ(r.rc, 0) << r.err;
     EXPECT_LT(fs::file_size(out2), fs::file_size(out));
+    // the report shows the sensitivities as a heat map
+    const std::string html = (scratch() / "plan.html").string();
+    r = chat_test::run_cli({"eval", "-m", out, "--ref", f.base, "--text", f.held, "--ctx", "64", "--sensitivity", plan,
+                            "--html", html});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const std::string page = chat_test::slurp(html);
+    EXPECT_NE(page.find("Per-tensor sensitivity"), std::string::npos);
+    EXPECT_NE(page.find("blk.1.ffn_down.weight"), std::string::npos);
     r = chat_test::run_cli({"quantize", f.base, out2, "--plan", "auto", "--target-bpw", "2", "--sensitivity", plan});
     EXPECT_EQ(r.rc, 1);
     EXPECT_NE(r.err.find("2.000 bits per weight cannot be reached"), std::string::npos) << r.err;

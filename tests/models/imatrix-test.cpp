@@ -11,6 +11,7 @@
 #include "io/model-file.h"
 #include "models/llama.h"
 #include "models/model-test-util.h"
+#include "quant/awq.h"
 #include "quant/imatrix.h"
 #include "quant/quant.h"
 #include "quant/quantize-model.h"
@@ -174,6 +175,39 @@ TEST(Imatrix, QuantizeModelUsesItAndRefusesAnotherModels) {
     } catch (const fathom::error& e) {
         EXPECT_NE(std::string(e.what()).find("'blk.1.ffn_down.weight' has 8 columns"), std::string::npos) << e.what();
     }
+}
+
+// AWQ-style scaling keeps the full-precision function and lowers the weighted quantisation error.
+TEST(Imatrix, AwqScalingIsExactInFullPrecisionAndLowersTheError) {
+    test::tiny_spec spec;
+    spec.n_embd = 64;
+    spec.n_ff = 128;
+    const io::model_file f = test::make_tiny_model(spec);
+    const std::unique_ptr<llama_model> m = llama_model::load(test::make_tiny_model(spec));
+    quant::calibrate_options o;
+    o.n_ctx = 32;
+    o.n_threads = 2;
+    const std::vector<int32_t> tokens = test::random_tokens(96, spec.n_vocab, 8);
+    const quant::imatrix im = quant::calibrate(*m, tokens, 1, o);
+    const quant::awq_result a = quant::awq_scale(f, im, dtype::DTYPE_Q4_0, 2);
+    ASSERT_EQ(int64_t(a.groups.size()), 3 * spec.n_layer);
+    int scaled = 0;
+    for (const quant::awq_group& g : a.groups) {
+        EXPECT_LE(g.err_after, g.err_before) << g.produced_by;
+        scaled += g.alpha > 0 ? 1 : 0;
+    }
+    EXPECT_GT(scaled, 0);
+    const std::unique_ptr<llama_model> s = llama_model::load(a.model);
+    const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + 24);
+    EXPECT_LE(test::max_rel_diff(test::run_one_batch(*s, prompt), test::run_one_batch(*m, prompt)), 1e-4);
+    // the scaled model's importance is the original's divided by s^2: recalibrating the scaled model agrees
+    const quant::imatrix again = quant::calibrate(*s, tokens, 1, o);
+    for (const char* w : {"blk.0.attn_q.weight", "blk.1.ffn_down.weight"}) {
+        const std::vector<float> x = a.importance.importance(w), y = again.importance(w);
+        ASSERT_EQ(x.size(), y.size());
+        for (size_t j = 0; j < x.size(); ++j) EXPECT_NEAR(x[j], y[j], 1e-3 * y[j] + 1e-7) << w << " " << j;
+    }
+    EXPECT_THROW(quant::awq_scale(f, quant::imatrix{}, dtype::DTYPE_Q4_0), fathom::error);  // no importance data
 }
 
 }  // namespace

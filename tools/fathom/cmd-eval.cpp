@@ -140,7 +140,7 @@ void write_file(const std::string& path, const std::string& text) {
 
 int cmd_eval(int argc, char** argv) {
     std::vector<std::string> models, labels, inputs;
-    std::string ref, text, mc, gen, gen_text, json_out, html_out, title = "Fathom evaluation";
+    std::string ref, text, mc, gen, gen_text, json_out, html_out, sens, title = "Fathom evaluation";
     int64_t n_ctx = 0, chunks = 0, gen_items = 32, gen_prompt = 64, gen_tokens = -1;
     int64_t lat_prompt = 128, lat_gen = 64;
     int32_t lat_reps = 3, n_threads = 0;
@@ -168,6 +168,8 @@ int cmd_eval(int argc, char** argv) {
     ap.option("--json", "OUT", "write the results as JSON (an object for one model, else an array)", &json_out);
     ap.option("--html", "OUT", "write a self-contained HTML report", &html_out);
     ap.option("--title", "TEXT", "title of the HTML report", &title);
+    ap.option("--sensitivity", "FILE", "per-tensor sensitivities ('fathom quantize --plan-out' JSON) for the report's heat "
+              "map, attached to the first model's result", &sens);
     ap.option("-t,--threads", "N", "threads (default physical cores)", &n_threads);
     ap.positional_list("RESULT.json", "results of earlier runs to include in the report", &inputs,
                       true);
@@ -237,6 +239,14 @@ int cmd_eval(int argc, char** argv) {
         print_summary(j);
         fresh.push_back(j);
         results.push_back(std::move(j));
+    }
+    if (!sens.empty()) {
+        json j = json::parse(read_file(sens), nullptr, false);
+        if (j.is_discarded() || !j.is_object()) throw cli_error(sens + ": not a JSON object");
+        if (j.contains("sensitivity")) j = j["sensitivity"];
+        if (!j.contains("tensors") || !j.contains("types")) throw cli_error(sens + ": no \"tensors\" and \"types\"");
+        if (!fresh.empty()) fresh[0]["sensitivity"] = j;
+        if (!results.empty()) results[fresh.empty() ? 0 : results.size() - fresh.size()]["sensitivity"] = j;
     }
     if (!json_out.empty()) write_file(json_out, (fresh.size() == 1 ? fresh[0] : json(fresh)).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
     if (!html_out.empty()) {

@@ -21,7 +21,7 @@ int cmd_quantize(int argc, char** argv) {
     int64_t calib_ctx = 0, calib_chunks = 4;
     std::vector<std::string> overrides;
     int32_t threads = 0;
-    bool requantize = false;
+    bool requantize = false, awq = false;
     arg_parser ap("fathom quantize IN OUT [--type T] [--tensor-type PATTERN=TYPE ...] [--imatrix FILE] "
                   "[--plan auto --target-bpw B --calib FILE]",
                   "Quantises IN (a GGUF F32/F16/BF16 file or a Hugging Face folder) into the GGUF file OUT. 2-D "
@@ -42,6 +42,7 @@ int cmd_quantize(int argc, char** argv) {
               "importance data from 'fathom calibrate' (or llama.cpp's GGUF imatrix): scales minimise the "
               "activation-weighted error",
               &imatrix);
+    ap.flag("--awq", "with --imatrix: scale input channels by importance first (AWQ-style, folded into norms)", &awq);
     ap.option("--plan", "auto", "choose each tensor's type from its measured sensitivity (with --target-bpw or --max-kld)",
               &plan);
     ap.option("--target-bpw", "B", "--plan auto: at most B bits per weight over the file", &target_bpw);
@@ -57,6 +58,8 @@ int cmd_quantize(int argc, char** argv) {
     if (!ap.parse(argc, argv, 2)) return 0;
     if (threads < 0) throw ap.error("-t: must be >= 0");
     if (!plan.empty() && plan != "auto") throw ap.error("--plan: only 'auto' is known");
+    if (awq && imatrix.empty()) throw ap.error("--awq needs --imatrix FILE");
+    if (awq && !plan.empty()) throw ap.error("--awq and --plan auto do not combine yet");
     if (!plan.empty() && !(target_bpw > 0) && !(max_kld > 0)) throw ap.error("--plan auto needs --target-bpw or --max-kld");
     if (!plan.empty() && calib.empty() && sens_in.empty()) throw ap.error("--plan auto needs --calib FILE (or --sensitivity)");
     if (plan.empty() && (target_bpw > 0 || max_kld > 0 || !calib.empty()))
@@ -125,6 +128,7 @@ int cmd_quantize(int argc, char** argv) {
     o.n_threads = threads;
     o.allow_requantize = requantize ? 1 : 0;
     o.imatrix_path = imatrix.empty() ? nullptr : imatrix.c_str();
+    o.awq = awq ? 1 : 0;
     fathom_quantize_stats st;
     st.struct_size = sizeof st;
     if (fathom_quantize(in.c_str(), out.c_str(), &o, &st) != FATHOM_OK) throw cli_error(fathom_last_error());
