@@ -70,7 +70,11 @@ void thread_pool::worker(int index) {
         }
         seen = g;
         if (stop_) return;
-        (*job_)(index, n_threads_);
+        try {
+            (*job_)(index, n_threads_);
+        } catch (...) {
+            keep_error(std::current_exception());
+        }
         pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
@@ -87,7 +91,11 @@ void thread_pool::run(function_ref<void(int, int)> fn) {
         generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
-    fn(0, n_threads_);
+    try {
+        fn(0, n_threads_);
+    } catch (...) {
+        keep_error(std::current_exception());
+    }
     // Spin briefly, then yield the core: when the machine is oversubscribed a worker may be descheduled, and
     // spinning out the caller's whole time slice would keep it off this core.
     for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
@@ -95,6 +103,21 @@ void thread_pool::run(function_ref<void(int, int)> fn) {
         else std::this_thread::yield();
     }
     job_ = nullptr;
+    // Every thread has finished with fn: an exception from any of them (the first one) goes to the caller.
+    if (!has_error_.load(std::memory_order_acquire)) return;
+    std::exception_ptr e;
+    {
+        std::lock_guard<std::mutex> lock(err_mu_);
+        std::swap(e, error_);
+        has_error_.store(false, std::memory_order_relaxed);
+    }
+    std::rethrow_exception(e);
+}
+
+void thread_pool::keep_error(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(err_mu_);
+    if (!error_) error_ = std::move(e);
+    has_error_.store(true, std::memory_order_release);
 }
 
 void thread_pool::parallel_for(int64_t n, int64_t grain, function_ref<void(int64_t, int64_t, int)> fn) {

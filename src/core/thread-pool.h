@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -39,7 +40,8 @@ public:
 
     int size() const { return n_threads_; }
 
-    // Runs fn(thread_index, n_threads) once on every thread (index 0 = caller) and waits for all.
+    // Runs fn(thread_index, n_threads) once on every thread (index 0 = caller) and waits for all. An exception thrown
+    // by fn on any thread is rethrown here (the first one) after every thread has finished.
     void run(function_ref<void(int, int)> fn);
 
     // Splits [0, n) into contiguous chunks of at least `grain` items, handed out dynamically;
@@ -60,6 +62,10 @@ private:
     std::atomic<int> pending_{0};
     bool stop_ = false;
     function_ref<void(int, int)>* job_ = nullptr;
+    std::mutex err_mu_;
+    std::exception_ptr error_;
+    std::atomic<bool> has_error_{false};
+    void keep_error(std::exception_ptr e);
 };
 
 }  // namespace fathom

@@ -1,6 +1,8 @@
 // Core runtime tests: dtype table and conversions, tensor views, aligned buffers, mmap, thread pool.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -196,6 +198,26 @@ TEST(thread_pool, static_split_and_many_rounds) {
         ran++;
     });
     EXPECT_EQ(ran.load(), 2);
+}
+
+TEST(thread_pool, exceptions_reach_the_caller) {
+    for (int threads : {1, 2, 4}) {
+        thread_pool pool(threads);
+        for (int thrower = 0; thrower < threads; ++thrower) {  // from a worker or from the caller's share
+            EXPECT_THROW(pool.run([&](int t, int) {
+                if (t == thrower) throw std::runtime_error("boom");
+            }),
+                         std::runtime_error);
+        }
+        EXPECT_THROW(pool.parallel_for(1000, 1, [&](int64_t, int64_t e, int) {
+            if (e > 500) throw std::runtime_error("late chunk");
+        }),
+                     std::runtime_error);
+        // the pool still works afterwards
+        std::atomic<int64_t> sum{0};
+        pool.parallel_for(100, 1, [&](int64_t b, int64_t e, int) { sum += e - b; });
+        EXPECT_EQ(sum.load(), 100);
+    }
 }
 
 TEST(thread_pool, default_size_is_physical_cores) {
