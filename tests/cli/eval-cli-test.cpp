@@ -195,12 +195,13 @@ TEST(EvalCli, QuantisedCopiesAgainstTheReference) {
     EXPECT_LT(j[1]["model"]["bits_per_weight"].get<double>(), 9.0);
     EXPECT_LT(j[2]["model"]["bits_per_weight"].get<double>(), j[1]["model"]["bits_per_weight"].get<double>());
     // the report re-rendered from the saved JSON together with another run's
-    const std::string html2 = (scratch() / "both.html").string();
-    if (!fs::exists(scratch() / "base.json")) GTEST_SKIP() << "base.json comes from the test before (run it first)";
-    r = chat_test::run_cli({"eval", out, (scratch() / "base.json").string(), "--html", html2, "--title", "two runs"});
+    const std::string html2 = (scratch() / "both.html").string(), other = (scratch() / "other.json").string();
+    r = chat_test::run_cli({"eval", "-m", f.base, "--label", "other", "--text", f.held, "--ctx", "64", "--json", other});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    r = chat_test::run_cli({"eval", out, other, "--html", html2, "--title", "two runs"});
     ASSERT_EQ(r.rc, 0) << r.err;
     const std::string page = chat_test::slurp(html2);
-    for (const char* l : {"q8_0", "q4_0", "two runs", "KL divergence against size"})
+    for (const char* l : {"q8_0", "q4_0", "other", "two runs", "KL divergence against size"})
         EXPECT_NE(page.find(l), std::string::npos) << l;
 }
 
