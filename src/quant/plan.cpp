@@ -207,7 +207,7 @@ plan_result make_plan(const sensitivity_result& s, const io::model_file& src, co
         }
         range = max_bits - fixed_bits;
     }
-    const double unit = range / double(k_units);
+    const double unit = range > 0 ? range / double(k_units) : 1.0;
     std::vector<double> best(size_t(k_units) + 1, 0.0), next(best.size());
     std::vector<std::vector<uint8_t>> choice(f.size(), std::vector<uint8_t>(best.size(), 0));
     for (size_t i = 0; i < f.size(); ++i) {
@@ -227,9 +227,16 @@ plan_result make_plan(const sensitivity_result& s, const io::model_file& src, co
         while (at < k_units && !(best[size_t(at)] <= opts.max_kld)) ++at;
     }
     std::vector<size_t> pick(f.size());
-    for (size_t i = f.size(); i-- > 0;) {
-        pick[i] = choice[i][size_t(at)];
-        at -= int64_t(std::ceil(f[i][pick[i]].bits / unit - 1e-9));
+    const bool found = std::isfinite(best[size_t(at)]) && (opts.target_bpw > 0 || best[size_t(at)] <= opts.max_kld);
+    if (!f.empty() && found && range > 0) {
+        for (size_t i = f.size(); i-- > 0;) {
+            pick[i] = choice[i][size_t(at)];
+            at -= int64_t(std::ceil(f[i][pick[i]].bits / unit - 1e-9));
+        }
+    } else {
+        // The budget is at the very edge, where rounding costs up leaves no table entry: the extreme choice that
+        // the checks above showed to fit (every tensor's smallest, or for a divergence budget its largest).
+        for (size_t i = 0; i < f.size(); ++i) pick[i] = opts.target_bpw > 0 ? 0 : f[i].size() - 1;
     }
     auto bits_of = [&] {
         double b = fixed_bits;

@@ -162,6 +162,23 @@ TEST(Plan, KnapsackMatchesBruteForce) {
         EXPECT_LE(q.predicted_kld, kld_cap * (1 + 1e-12)) << "trial " << trial;
         EXPECT_LE(q.bits_per_weight * total, best_bits_for_kld * 1.02) << "trial " << trial;
     }
+    // budgets exactly at the extremes (where rounding costs up leaves no table entry) still give a valid plan
+    {
+        quant::sensitivity_result e;
+        e.types = {dtype::DTYPE_Q4_0, dtype::DTYPE_Q8_0};
+        for (const char* n : {"a", "b", "c"}) e.tensors.push_back({n, 96, {{dtype::DTYPE_Q4_0, 2.0}, {dtype::DTYPE_Q8_0, 1.0}}});
+        const io::model_file ef = shapes_file({{"a", 96}, {"b", 96}, {"c", 96}});
+        const double total = 3 * 96 + 32;
+        quant::plan_options lo;
+        lo.target_bpw = (3 * 96 * 4.5 + 32 * 32) / total;
+        const quant::plan_result p = quant::make_plan(e, ef, lo);
+        for (const auto& c : p.choices) EXPECT_EQ(c.type, dtype::DTYPE_Q4_0);
+        EXPECT_NEAR(p.bits_per_weight, lo.target_bpw, 1e-12);
+        quant::plan_options hi;
+        hi.max_kld = 3.0;  // exactly the largest candidates' sum
+        const quant::plan_result q = quant::make_plan(e, ef, hi);
+        EXPECT_LE(q.predicted_kld, 3.0);
+    }
     // unreachable budgets name the reachable limit
     quant::sensitivity_result s;
     s.types = {dtype::DTYPE_Q4_0};
