@@ -110,6 +110,29 @@ extern "C" fathom_status fathom_quantize(const char* src, const char* dst, const
     });
 }
 
+namespace {
+
+// The calibration files (n >= 1), concatenated with a newline between them; errors name the file.
+std::string read_calibration_text(const char* const* files, int32_t n, const char* fn) {
+    std::string text;
+    for (int32_t i = 0; i < n; ++i) {
+        if (!files[i]) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": data[" + std::to_string(i) + "] is NULL");
+        std::ifstream in(files[i], std::ios::binary);
+        if (!in) fail(errc::ERRC_IO, std::string(files[i]) + ": cannot open (calibration data)");
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        if (in.bad()) fail(errc::ERRC_IO, std::string(files[i]) + ": read failed");
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        text += ss.str();
+    }
+    return text;
+}
+
+// Calibration chunk length when none is given: 512, or the model's context if shorter.
+int64_t default_chunk(const llama_model& m) { return std::min<int64_t>(512, m.hp.n_ctx_train > 0 ? m.hp.n_ctx_train : 512); }
+
+}  // namespace
+
 extern "C" void fathom_calibrate_options_init(fathom_calibrate_options* opts) {
     if (!opts) return;
     *opts = fathom_calibrate_options{};
@@ -131,22 +154,10 @@ extern "C" fathom_status fathom_calibrate(const fathom_model* model, const fatho
             fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": n_ctx, max_chunks and n_threads must be >= 0");
         if (model->vocab_only) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": " + model->path + " has no weights");
         const text::tokenizer& tok = tokenizer_of(model);
-        std::string text;
-        std::vector<std::string> names;
-        for (int32_t i = 0; i < o.n_data; ++i) {
-            if (!o.data[i]) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": data[" + std::to_string(i) + "] is NULL");
-            std::ifstream in(o.data[i], std::ios::binary);
-            if (!in) fail(errc::ERRC_IO, std::string(o.data[i]) + ": cannot open (calibration data)");
-            std::ostringstream ss;
-            ss << in.rdbuf();
-            if (in.bad()) fail(errc::ERRC_IO, std::string(o.data[i]) + ": read failed");
-            if (!text.empty() && text.back() != '\n') text += '\n';
-            text += ss.str();
-            names.emplace_back(o.data[i]);
-        }
+        const std::string text = read_calibration_text(o.data, o.n_data, fn);
         const llama_model& m = *model->m;
         quant::calibrate_options co;
-        co.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(512, m.hp.n_ctx_train > 0 ? m.hp.n_ctx_train : 512);
+        co.n_ctx = o.n_ctx > 0 ? o.n_ctx : default_chunk(m);
         co.max_chunks = o.max_chunks;
         co.n_threads = o.n_threads;
         const std::vector<int32_t> tokens = tok.encode(text, true, false);
@@ -154,7 +165,7 @@ extern "C" fathom_status fathom_calibrate(const fathom_model* model, const fatho
         if (o.progress) progress = [&](int64_t d, int64_t t) { o.progress(d, t, o.progress_user_data); };
         const auto t0 = std::chrono::steady_clock::now();
         quant::imatrix im = quant::calibrate(m, tokens, tok.add_bos() ? tok.bos() : -1, co, progress);
-        im.datasets = names;
+        im.datasets.assign(o.data, o.data + o.n_data);
         quant::write_imatrix(out_path, im);
         char line[512];
         std::snprintf(line, sizeof line, "calibrated %s: %lld chunks of %lld tokens, %zu weights, %.2f s -> %s",
@@ -222,17 +233,8 @@ extern "C" fathom_status fathom_quantize_plan(const char* src, const fathom_plan
             // The model's tokenizer turns the calibration text into tokens.
             const std::unique_ptr<llama_model> m = llama_model::load(f);
             const text::tokenizer tok(m->file);
-            std::string text;
-            for (int32_t i = 0; i < o.n_data; ++i) {
-                if (!o.data[i]) fail(errc::ERRC_INVALID_ARGUMENT, std::string(fn) + ": data[" + std::to_string(i) + "] is NULL");
-                std::ifstream in(o.data[i], std::ios::binary);
-                if (!in) fail(errc::ERRC_IO, std::string(o.data[i]) + ": cannot open (calibration data)");
-                std::ostringstream ss;
-                ss << in.rdbuf();
-                if (!text.empty() && text.back() != '\n') text += '\n';
-                text += ss.str();
-            }
-            so.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(512, m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 512);
+            const std::string text = read_calibration_text(o.data, o.n_data, fn);
+            so.n_ctx = o.n_ctx > 0 ? o.n_ctx : default_chunk(*m);
             so.max_chunks = o.max_chunks;
             so.n_threads = o.n_threads;
             std::function<void(int64_t, int64_t)> progress;
